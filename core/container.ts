@@ -1,0 +1,277 @@
+/**
+ * The composition root: the one place where backends, policies and the cache
+ * are wired together, with tsyringe.
+ *
+ * Library classes carry no decorators; everything is registered with
+ * factories and values, so pagefrag works whatever decorator settings the
+ * application compiles with. Override any token in your own container and
+ * the caches resolved from it change accordingly.
+ *
+ * @module
+ */
+import "reflect-metadata";
+import {
+  container as rootContainer,
+  type DependencyContainer,
+  instanceCachingFactory,
+} from "tsyringe";
+import type { MemoryBackend } from "./backend.ts";
+import { PageFragCache } from "./cache.ts";
+import { PageFragError } from "./errors.ts";
+import {
+  checkOptionKeys,
+  type PageFragOptions,
+  resolveBackendOptions,
+  show,
+} from "./options.ts";
+import { HeapBackend } from "../backends/heap.ts";
+import {
+  type AlignmentPolicy,
+  fixedAlignment,
+  isValidAlign,
+  noAlignment,
+} from "../policies/alignment.ts";
+import {
+  kernelRefill,
+  order0Refill,
+  type RefillPolicy,
+} from "../policies/refill.ts";
+import {
+  denyPfmemalloc,
+  kernelPfmemalloc,
+  type PfmemallocPolicy,
+} from "../policies/pfmemalloc.ts";
+
+/**
+ * The injection tokens of pagefrag. Register your own provider for any of
+ * them to replace a part.
+ *
+ * | token                     | resolves to                                  |
+ * | ------------------------- | -------------------------------------------- |
+ * | `TOKENS.Options`          | the validated `PageFragOptions`              |
+ * | `TOKENS.Backend`          | the `MemoryBackend` (one per container)      |
+ * | `TOKENS.AlignmentPolicy`  | the `AlignmentPolicy`                        |
+ * | `TOKENS.RefillPolicy`     | the `RefillPolicy`                           |
+ * | `TOKENS.PfmemallocPolicy` | the `PfmemallocPolicy`                       |
+ * | `TOKENS.Cache`            | a new `PageFragCache` on each resolve        |
+ *
+ * @example
+ * ```ts
+ * import "reflect-metadata";
+ * import { container } from "tsyringe";
+ * import { order0Refill, type PageFragCache, registerPageFrag, TOKENS } from "@pagefrag/pagefrag";
+ *
+ * const app = container.createChildContainer();
+ * registerPageFrag(app);
+ * app.register(TOKENS.RefillPolicy, { useValue: order0Refill });
+ * const cache = app.resolve<PageFragCache>(TOKENS.Cache);
+ * if (cache.refillPolicy !== order0Refill) throw new Error();
+ * ```
+ */
+export const TOKENS: {
+  readonly Options: symbol;
+  readonly Backend: symbol;
+  readonly AlignmentPolicy: symbol;
+  readonly RefillPolicy: symbol;
+  readonly PfmemallocPolicy: symbol;
+  readonly Cache: symbol;
+} = Object.freeze({
+  Options: Symbol.for("pagefrag.Options"),
+  Backend: Symbol.for("pagefrag.Backend"),
+  AlignmentPolicy: Symbol.for("pagefrag.AlignmentPolicy"),
+  RefillPolicy: Symbol.for("pagefrag.RefillPolicy"),
+  PfmemallocPolicy: Symbol.for("pagefrag.PfmemallocPolicy"),
+  Cache: Symbol.for("pagefrag.Cache"),
+});
+
+function badOption(message: string): PageFragError {
+  return new PageFragError("EINVAL_OPTION", message);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+/** Turn the `backend` option into a backend instance. */
+export function backendFrom(options: PageFragOptions): MemoryBackend {
+  const backend = options.backend ?? "heap";
+  if (backend === "heap") return new HeapBackend(options);
+  if (backend === "shared" || backend === "wasm") {
+    throw badOption(
+      `backend "${backend}" is not available in this version of pagefrag (only "heap" or your own MemoryBackend)`,
+    );
+  }
+  if (
+    isObject(backend) && typeof backend.allocPage === "function" &&
+    typeof backend.free === "function" && typeof backend.view === "function"
+  ) {
+    // Geometry options, when given, must agree with the backend's own.
+    for (const key of ["pageSize", "maxOrder"] as const) {
+      if (options[key] !== undefined && options[key] !== backend[key]) {
+        throw badOption(
+          `${key} ${show(options[key])} disagrees with the backend's ${
+            show(backend[key])
+          }; set it on the backend instead`,
+        );
+      }
+    }
+    for (const key of ["maxBytes", "reserveBytes"] as const) {
+      if (options[key] !== undefined) {
+        throw badOption(
+          `${key} is a property of the backend; set it on the backend instance instead`,
+        );
+      }
+    }
+    return backend;
+  }
+  throw badOption(
+    `backend must be "heap", "shared", "wasm" or a MemoryBackend, got ${
+      show(backend)
+    }`,
+  );
+}
+
+/** Turn the `align` option into an alignment policy. */
+export function alignmentFrom(options: PageFragOptions): AlignmentPolicy {
+  const align = options.align ?? 1;
+  if (typeof align === "number") {
+    const pageSize = options.pageSize ??
+      (typeof options.backend === "object" ? options.backend.pageSize : 4096);
+    if (!isValidAlign(align, pageSize)) {
+      throw new PageFragError(
+        "EINVAL_ALIGN",
+        `align must be a power of two from 1 to the page size, got ${
+          show(align)
+        }`,
+      );
+    }
+    return align === 1 ? noAlignment : fixedAlignment(align);
+  }
+  if (isObject(align) && typeof align.align === "number") return align;
+  throw badOption(
+    `align must be a number or an AlignmentPolicy, got ${show(align)}`,
+  );
+}
+
+/** Turn the `refill` option into a refill policy. */
+export function refillFrom(options: PageFragOptions): RefillPolicy {
+  const refill = options.refill ?? "kernel";
+  if (refill === "kernel") return kernelRefill;
+  if (refill === "order0") return order0Refill;
+  if (isObject(refill) && typeof refill.plan === "function") return refill;
+  throw badOption(
+    `refill must be "kernel", "order0" or a RefillPolicy, got ${show(refill)}`,
+  );
+}
+
+/** Turn the `pfmemalloc` option into a pfmemalloc policy. */
+export function pfmemallocFrom(options: PageFragOptions): PfmemallocPolicy {
+  const pf = options.pfmemalloc ?? "kernel";
+  if (pf === "kernel") return kernelPfmemalloc;
+  if (pf === "deny") return denyPfmemalloc;
+  if (
+    isObject(pf) && typeof pf.mayUseReserve === "function" &&
+    typeof pf.mayRecycle === "function"
+  ) {
+    return pf;
+  }
+  throw badOption(
+    `pfmemalloc must be "kernel", "deny" or a PfmemallocPolicy, got ${
+      show(pf)
+    }`,
+  );
+}
+
+/**
+ * Check every option before anything is built, so bad options fail at
+ * registration with `EINVAL_OPTION`/`EINVAL_ALIGN` rather than at first use.
+ */
+function validate(options: PageFragOptions): PageFragOptions {
+  checkOptionKeys(options);
+  const o = { ...options };
+  if (typeof o.backend !== "object" || o.backend === null) {
+    resolveBackendOptions(o);
+  }
+  refillFrom(o);
+  pfmemallocFrom(o);
+  if (typeof o.align !== "object") alignmentFrom(o);
+  const b = o.backend;
+  if (b !== undefined && b !== "heap" && typeof b !== "object") {
+    backendFrom(o); // throws for unknown or not-yet-available names
+  }
+  return Object.freeze(o);
+}
+
+/**
+ * Register pagefrag's defaults in `container`: the options, a backend built
+ * from them (one per container), the three policies, and `TOKENS.Cache`,
+ * which makes a new cache over them on every resolve. Register your own
+ * provider for a token afterwards to replace that part.
+ *
+ * @example
+ * ```ts
+ * import "reflect-metadata";
+ * import { container } from "tsyringe";
+ * import { type PageFragCache, registerPageFrag, TOKENS } from "@pagefrag/pagefrag";
+ *
+ * const app = container.createChildContainer();
+ * registerPageFrag(app, { maxBytes: 1 << 20, align: 64 });
+ * const rx = app.resolve<PageFragCache>(TOKENS.Cache);
+ * const tx = app.resolve<PageFragCache>(TOKENS.Cache);
+ * if (rx === tx || rx.backend !== tx.backend) throw new Error("two caches, one backend");
+ * ```
+ */
+export function registerPageFrag(
+  container: DependencyContainer,
+  options: PageFragOptions = {},
+): DependencyContainer {
+  const o = validate(options);
+  container.register(TOKENS.Options, { useValue: o });
+  container.register(TOKENS.Backend, {
+    useFactory: instanceCachingFactory((c) =>
+      backendFrom(c.resolve<PageFragOptions>(TOKENS.Options))
+    ),
+  });
+  container.register(TOKENS.AlignmentPolicy, {
+    useFactory: (c) => alignmentFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+  });
+  container.register(TOKENS.RefillPolicy, {
+    useFactory: (c) => refillFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+  });
+  container.register(TOKENS.PfmemallocPolicy, {
+    useFactory: (c) =>
+      pfmemallocFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+  });
+  container.register(TOKENS.Cache, {
+    useFactory: (c) =>
+      new PageFragCache(
+        c.resolve<MemoryBackend>(TOKENS.Backend),
+        c.resolve<AlignmentPolicy>(TOKENS.AlignmentPolicy),
+        c.resolve<RefillPolicy>(TOKENS.RefillPolicy),
+        c.resolve<PfmemallocPolicy>(TOKENS.PfmemallocPolicy),
+      ),
+  });
+  return container;
+}
+
+/**
+ * Make a page fragment cache (and, unless you pass one, its own backend):
+ * the options are registered in a fresh child of tsyringe's root container
+ * and `TOKENS.Cache` is resolved from it.
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const cache = createPageFragCache({ maxBytes: 64 * 1024, align: 64 });
+ * const frag = cache.alloc(256);
+ * if (frag === null) throw new Error("out of memory");
+ * cache.free(frag);
+ * ```
+ */
+export function createPageFragCache(
+  options: PageFragOptions = {},
+): PageFragCache {
+  const child = registerPageFrag(rootContainer.createChildContainer(), options);
+  return child.resolve<PageFragCache>(TOKENS.Cache);
+}
