@@ -52,6 +52,7 @@ export {
 export { claimBuffer, ownerOf, pageFragFree } from "./core/owner.ts";
 export {
   createPageFragCache,
+  type PageFragContainer,
   registerPageFrag,
   TOKENS,
 } from "./core/container.ts";

@@ -16,10 +16,7 @@
 import type { BackendStats, MemoryBackend } from "../core/backend.ts";
 import { PageFragError } from "../core/errors.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
-import {
-  type BackendOptions,
-  resolveBackendOptions,
-} from "../core/options.ts";
+import { type BackendOptions, resolveBackendOptions } from "../core/options.ts";
 
 /** Property that ties a page's `ArrayBuffer` to its slot (for `addressOf`). */
 const SLOT: unique symbol = Symbol("pagefrag.heap.slot") as never;
@@ -141,7 +138,9 @@ export class HeapBackend implements MemoryBackend {
       slot = this.#highWater;
       this.#highWater += span;
       while (this.#highWater > this.#heads.length) this.#grow();
-      while (this.#buffers.length < this.#highWater) this.#buffers.push(undefined);
+      while (this.#buffers.length < this.#highWater) {
+        this.#buffers.push(undefined);
+      }
     }
     let buffer: PageBuffer;
     try {

@@ -462,7 +462,10 @@ export class PageFragCache {
   #preparedOffset(what: string, size: number): number {
     this.#checkSize(what, size);
     if (this.#prepAddr === 0) {
-      throw new PageFragError("ESTATE", `${what}() without prepare() or probe()`);
+      throw new PageFragError(
+        "ESTATE",
+        `${what}() without prepare() or probe()`,
+      );
     }
     const offset = this.#prepAddr - this.#page;
     if (offset < this.#offset) {
@@ -474,7 +477,9 @@ export class PageFragCache {
     if (offset + size > this.#pageBytes) {
       throw new PageFragError(
         "ESTATE",
-        `${what}(${size}): only ${this.#pageBytes - offset} bytes were prepared`,
+        `${what}(${size}): only ${
+          this.#pageBytes - offset
+        } bytes were prepared`,
       );
     }
     return offset;
@@ -562,9 +567,7 @@ export class PageFragCache {
     if (this.#last === 0 || addr !== this.#last) {
       throw new PageFragError(
         "ESTATE",
-        `abort(): ${
-          show(addr)
-        } is not the most recent fragment of this cache`,
+        `abort(): ${show(addr)} is not the most recent fragment of this cache`,
       );
     }
     this.#offset = addr - this.#page;
@@ -684,7 +687,9 @@ export class PageFragCache {
         "EINVAL_ALIGN",
         `alignment policy "${this.alignment.name}" returned ${
           show(align)
-        } for size ${show(size)}; want a power of two from 1 to ${this.backend.pageSize}`,
+        } for size ${
+          show(size)
+        }; want a power of two from 1 to ${this.backend.pageSize}`,
       );
     }
     return align - 1;

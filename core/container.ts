@@ -10,11 +10,7 @@
  * @module
  */
 import "reflect-metadata";
-import {
-  container as rootContainer,
-  type DependencyContainer,
-  instanceCachingFactory,
-} from "tsyringe";
+import { container as rootContainer } from "tsyringe";
 import type { MemoryBackend } from "./backend.ts";
 import { PageFragCache } from "./cache.ts";
 import { PageFragError } from "./errors.ts";
@@ -83,6 +79,30 @@ export const TOKENS: {
   PfmemallocPolicy: Symbol.for("pagefrag.PfmemallocPolicy"),
   Cache: Symbol.for("pagefrag.Cache"),
 });
+
+/**
+ * The part of a tsyringe `DependencyContainer` pagefrag uses: any tsyringe
+ * container (root, child, or your application's) fits.
+ *
+ * @example
+ * ```ts
+ * import "reflect-metadata";
+ * import { container } from "tsyringe";
+ * import { type PageFragContainer, registerPageFrag } from "@pagefrag/pagefrag";
+ *
+ * const app: PageFragContainer = container.createChildContainer();
+ * registerPageFrag(app);
+ * ```
+ */
+export interface PageFragContainer {
+  /** Register a factory provider for `token` (tsyringe's `register`). */
+  register(
+    token: symbol,
+    provider: { useFactory: (c: PageFragContainer) => unknown },
+  ): unknown;
+  /** Resolve `token` (tsyringe's `resolve`). */
+  resolve<T>(token: symbol): T;
+}
 
 function badOption(message: string): PageFragError {
   return new PageFragError("EINVAL_OPTION", message);
@@ -221,26 +241,27 @@ function validate(options: PageFragOptions): PageFragOptions {
  * if (rx === tx || rx.backend !== tx.backend) throw new Error("two caches, one backend");
  * ```
  */
-export function registerPageFrag(
-  container: DependencyContainer,
+export function registerPageFrag<C extends PageFragContainer>(
+  container: C,
   options: PageFragOptions = {},
-): DependencyContainer {
+): C {
   const o = validate(options);
-  container.register(TOKENS.Options, { useValue: o });
+  const opts = (c: PageFragContainer) =>
+    c.resolve<PageFragOptions>(TOKENS.Options);
+  // One backend per registration, made on first use (pages are its state).
+  let backend: MemoryBackend | undefined;
+  container.register(TOKENS.Options, { useFactory: () => o });
   container.register(TOKENS.Backend, {
-    useFactory: instanceCachingFactory((c) =>
-      backendFrom(c.resolve<PageFragOptions>(TOKENS.Options))
-    ),
+    useFactory: (c) => backend ??= backendFrom(opts(c)),
   });
   container.register(TOKENS.AlignmentPolicy, {
-    useFactory: (c) => alignmentFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+    useFactory: (c) => alignmentFrom(opts(c)),
   });
   container.register(TOKENS.RefillPolicy, {
-    useFactory: (c) => refillFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+    useFactory: (c) => refillFrom(opts(c)),
   });
   container.register(TOKENS.PfmemallocPolicy, {
-    useFactory: (c) =>
-      pfmemallocFrom(c.resolve<PageFragOptions>(TOKENS.Options)),
+    useFactory: (c) => pfmemallocFrom(opts(c)),
   });
   container.register(TOKENS.Cache, {
     useFactory: (c) =>

@@ -24,7 +24,7 @@ import type { PfmemallocPolicy } from "../policies/pfmemalloc.ts";
 export interface BackendOptions {
   /** Bytes in an order-0 page: a power of two from 1024 to 1 MiB. Default 4096. */
   pageSize?: number;
-  /** Highest page order, 0..10; fragments may be up to `pageSize << maxOrder` bytes (at most 1 GiB). Default 3. */
+  /** Highest page order, 0..10; fragments may be up to `pageSize << maxOrder` bytes (at most 512 MiB). Default 3. */
   maxOrder?: number;
   /** Budget for all pages of the backend, in bytes. Default unlimited (`Infinity`). */
   maxBytes?: number;
@@ -149,11 +149,13 @@ export function resolveBackendOptions(
     typeof maxOrder !== "number" || (maxOrder | 0) !== maxOrder ||
     maxOrder < 0 || maxOrder > 10
   ) {
-    throw bad(`maxOrder must be an integer from 0 to 10, got ${show(maxOrder)}`);
-  }
-  if (pageSize * 2 ** maxOrder > 2 ** 30) {
     throw bad(
-      `pageSize << maxOrder must be at most 1 GiB, got ${pageSize} << ${maxOrder}`,
+      `maxOrder must be an integer from 0 to 10, got ${show(maxOrder)}`,
+    );
+  }
+  if (pageSize * 2 ** maxOrder > 2 ** 29) {
+    throw bad(
+      `pageSize << maxOrder must be at most 512 MiB, got ${pageSize} << ${maxOrder}`,
     );
   }
   const maxBytes = options.maxBytes ?? Infinity;

@@ -89,7 +89,10 @@ export const kernelRefill: RefillPolicy = Object.freeze({
   plan: memo((minOrder, maxOrder) =>
     minOrder >= maxOrder
       ? [{ order: maxOrder, reserve: true }]
-      : [{ order: maxOrder, reserve: false }, { order: minOrder, reserve: true }]
+      : [{ order: maxOrder, reserve: false }, {
+        order: minOrder,
+        reserve: true,
+      }]
   ),
 });
 
