@@ -408,7 +408,7 @@ export class HeapBackend implements MemoryBackend {
    * ```
    */
   addressOf(view: Uint8Array): number {
-    const buffer = view.buffer as PageBuffer | undefined;
+    const buffer = view?.buffer as PageBuffer | undefined;
     const slot = buffer?.[SLOT];
     if (slot === undefined || this.#buffers[slot] !== buffer) {
       throw ownerOf(view) === this
