@@ -45,6 +45,8 @@ export {
 } from "./core/options.ts";
 export {
   type AllocOptions,
+  type CacheState,
+  createCacheState,
   PageFragCache,
   type PageFragStats,
   type PreparedFragment,

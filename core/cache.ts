@@ -95,6 +95,72 @@ export interface PageFragStats {
   aborts: number;
 }
 
+// Layout of a cache's state words (Int32Array) and counters (Float64Array).
+const PAGE = 0; // base address of the current page, 0 = none
+const PAGE_BYTES = 1; // its size
+const OFFSET = 2; // next free byte in the page
+const BIAS = 3; // unused part of the bulk reference (pagecnt_bias)
+const PFMEMALLOC = 4; // 1 when the page came from the reserve
+const LAST = 5; // address of the most recent fragment (for abort), 0 = none
+const PREP = 6; // address returned by the last prepare/probe, 0 = none
+const STATE_WORDS = 8;
+
+const ALLOCS = 0;
+const ALLOC_FAILURES = 1;
+const REFILLS = 2;
+const RECYCLES = 3;
+const FALLBACKS = 4;
+const PFMEMALLOC_REFILLS = 5;
+const DRAINS = 6;
+const ABORTS = 7;
+const COUNTERS = 8;
+
+/**
+ * Where a cache keeps its state: by default private arrays; a flavour that
+ * shares one cache between workers passes arrays over a `SharedArrayBuffer`
+ * (and serialises every call with a lock of its own).
+ *
+ * @example
+ * ```ts
+ * import { createCacheState, HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const state = createCacheState(new SharedArrayBuffer(createCacheState.bytes));
+ * const cache = new PageFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc, state);
+ * cache.free(cache.allocHandle(8)!);
+ * if (state.counters[0] !== 1) throw new Error("allocs live in the state");
+ * ```
+ */
+export interface CacheState {
+  /** The state words: current page, size, offset, bias, flags. */
+  readonly words: Int32Array;
+  /** The counters reported by `stats()`. */
+  readonly counters: Float64Array;
+}
+
+/**
+ * Lay a {@linkcode CacheState} over `buffer` (at least
+ * `createCacheState.bytes` bytes, zeroed) or over fresh private memory.
+ *
+ * @example
+ * ```ts
+ * import { createCacheState } from "@pagefrag/pagefrag";
+ *
+ * const state = createCacheState();
+ * if (state.words.length < 7 || state.counters.length < 8) throw new Error();
+ * ```
+ */
+export function createCacheState(
+  buffer: ArrayBufferLike = new ArrayBuffer(createCacheState.bytes),
+  byteOffset = 0,
+): CacheState {
+  return {
+    counters: new Float64Array(buffer, byteOffset, COUNTERS),
+    words: new Int32Array(buffer, byteOffset + COUNTERS * 8, STATE_WORDS),
+  };
+}
+/** Bytes a cache state takes. */
+createCacheState.bytes = COUNTERS * 8 + STATE_WORDS * 4;
+
 /**
  * A page fragment cache (`struct page_frag_cache`). Not safe for concurrent
  * use from two workers: give each worker its own cache (frees may come from
@@ -132,27 +198,11 @@ export class PageFragCache {
   readonly #defaultMask: number;
   readonly #alignFor: ((size: number) => number) | undefined;
 
-  // The state: current page (0 = none), its size, the next free offset,
-  // the unused part of the bulk reference, and the page's pfmemalloc flag.
-  #page = 0;
-  #pageBytes = 0;
-  #offset = 0;
-  #bias = 0;
-  #pfmemalloc = false;
-  /** Address of the most recent fragment of this page (for abort), 0 if none. */
-  #last = 0;
-  /** Address returned by the last prepare/probe, 0 if none pending. */
-  #prepAddr = 0;
+  /** The state (see `S`), in an Int32Array so it can live in shared memory. */
+  readonly #s: Int32Array;
+  /** The counters (see `C`), in a Float64Array so they never wrap. */
+  readonly #c: Float64Array;
   readonly #prepared: PreparedFragment = { addr: 0, size: 0 };
-
-  #allocs = 0;
-  #allocFailures = 0;
-  #refills = 0;
-  #recycles = 0;
-  #fallbacks = 0;
-  #pfmemallocRefills = 0;
-  #drains = 0;
-  #aborts = 0;
 
   /**
    * Assemble a cache from its collaborators. Most code uses
@@ -172,7 +222,10 @@ export class PageFragCache {
     alignment: AlignmentPolicy,
     refillPolicy: RefillPolicy,
     pfmemallocPolicy: PfmemallocPolicy,
+    state: CacheState = createCacheState(),
   ) {
+    this.#s = state.words;
+    this.#c = state.counters;
     this.backend = backend;
     this.alignment = alignment;
     this.refillPolicy = refillPolicy;
@@ -223,15 +276,15 @@ export class PageFragCache {
     if (!(size >= 1 && size <= this.#maxFrag) || (size | 0) !== size) {
       throw this.#badSize("allocHandle", size);
     }
-    const offset = (this.#offset + mask) & ~mask;
-    if (offset + size > this.#pageBytes) {
-      return this.#allocSlow(size, memalloc);
+    const offset = (this.#s[OFFSET] + mask) & ~mask;
+    if (offset + size > this.#s[PAGE_BYTES]) {
+      return this.#allocSlow(size, mask, memalloc);
     }
-    const addr = this.#page + offset;
-    this.#bias--;
-    this.#offset = offset + size;
-    this.#last = addr;
-    this.#allocs++;
+    const addr = this.#s[PAGE] + offset;
+    this.#s[BIAS]--;
+    this.#s[OFFSET] = offset + size;
+    this.#s[LAST] = addr;
+    this.#c[ALLOCS]++;
     return addr;
   }
 
@@ -302,68 +355,95 @@ export class PageFragCache {
   // ---------------------------------------------------------------- slow path
 
   /** The current page cannot hold the fragment: recycle or drop it, refill, carve. */
-  #allocSlow(size: number, memalloc: boolean): number | null {
-    if (!this.#makeRoom(size, memalloc)) {
-      this.#allocFailures++;
-      return null;
+  #allocSlow(size: number, mask: number, memalloc: boolean): number | null {
+    const s = this.#s;
+    for (;;) {
+      if (!this.#makeRoom(size, memalloc)) {
+        this.#c[ALLOC_FAILURES]++;
+        return null;
+      }
+      // Usually a fresh page at offset 0. But a policy or backend callback
+      // may have allocated from this cache meanwhile (re-entry), so check
+      // again as the fast path would.
+      const offset = (s[OFFSET] + mask) & ~mask;
+      if (offset + size <= s[PAGE_BYTES]) {
+        const addr = s[PAGE] + offset;
+        s[BIAS]--;
+        s[OFFSET] = offset + size;
+        s[LAST] = addr;
+        this.#c[ALLOCS]++;
+        return addr;
+      }
     }
-    // A fresh or recycled page starts at offset 0, aligned for any align <= pageSize.
-    const addr = this.#page;
-    this.#bias--;
-    this.#offset = size;
-    this.#last = addr;
-    this.#allocs++;
-    return addr;
   }
 
   /**
-   * Make the cache hold a page with `size` bytes free at offset 0
-   * (`__page_frag_cache_refill` and the reconcile step before it).
+   * Make the cache hold a page with room for `size` bytes
+   * (`__page_frag_cache_refill` and the reconcile step before it). Returns
+   * false when no page can be had.
+   *
+   * Callbacks (policies, the backend) may re-enter the cache. The state is
+   * consistent before each callback, and after each one we return early if
+   * the page changed under us; the caller then re-checks for room.
    */
   #makeRoom(size: number, memalloc: boolean): boolean {
-    const page = this.#page;
-    this.#last = 0;
-    this.#prepAddr = 0;
+    const s = this.#s;
+    const page = s[PAGE];
+    s[LAST] = 0;
+    s[PREP] = 0;
     if (page !== 0) {
+      const recyclable = s[PAGE_BYTES] >= size &&
+        this.pfmemallocPolicy.mayRecycle(s[PFMEMALLOC] === 1);
+      if (s[PAGE] !== page) return true; // re-entered: look again
       // Give back the references we never handed out. If that leaves none,
       // every fragment of this page has been freed already.
-      if (this.backend.pageRefSubAndTest(page, this.#bias)) {
-        if (
-          this.#pageBytes >= size &&
-          this.pfmemallocPolicy.mayRecycle(this.#pfmemalloc)
-        ) {
+      const bias = s[BIAS];
+      this.#forget();
+      if (this.backend.pageRefSubAndTest(page, bias)) {
+        if (recyclable) {
           this.backend.pageRefAdd(page, this.#biasMax);
-          this.#bias = this.#biasMax;
-          this.#offset = 0;
-          this.#recycles++;
+          this.#install(page);
+          this.#c[RECYCLES]++;
           return true;
         }
         this.backend.releasePage(page);
       }
       // Otherwise the page now belongs to its outstanding fragments alone.
-      this.#forget();
     }
     return this.#refill(size, memalloc);
   }
 
+  /** Take `page` (holding `biasMax` references) as the current page. */
+  #install(page: number): void {
+    const s = this.#s;
+    s[PAGE_BYTES] = this.backend.pageBytes(page);
+    s[PFMEMALLOC] = this.backend.isPfmemalloc(page) ? 1 : 0;
+    s[OFFSET] = 0;
+    s[BIAS] = this.#biasMax;
+    s[PAGE] = page;
+  }
+
   #forget(): void {
-    this.#page = 0;
-    this.#pageBytes = 0;
-    this.#offset = 0;
-    this.#bias = 0;
-    this.#pfmemalloc = false;
-    this.#last = 0;
-    this.#prepAddr = 0;
+    const s = this.#s;
+    s[PAGE] = 0;
+    s[PAGE_BYTES] = 0;
+    s[OFFSET] = 0;
+    s[BIAS] = 0;
+    s[PFMEMALLOC] = 0;
+    s[LAST] = 0;
+    s[PREP] = 0;
   }
 
   /** Install a new page, trying the refill plan's steps in order. */
   #refill(size: number, memalloc: boolean): boolean {
     const backend = this.backend;
+    const s = this.#s;
     const maxOrder = backend.maxOrder;
     let minOrder = 0;
     while (backend.pageSize * 2 ** minOrder < size) minOrder++;
     const steps = this.refillPolicy.plan(size, minOrder, maxOrder);
     const reserveAllowed = this.pfmemallocPolicy.mayUseReserve(memalloc);
+    if (s[PAGE] !== 0) return true; // re-entered: a page is installed
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
       const order = step.order;
@@ -372,16 +452,18 @@ export class PageFragCache {
       }
       const page = backend.allocPage(order, step.reserve && reserveAllowed);
       if (page === 0) continue;
+      if (s[PAGE] !== 0) {
+        // Re-entered during allocPage and a page was installed: keep that
+        // one, hand ours straight back.
+        if (backend.pageRefSubAndTest(page, 1)) backend.releasePage(page);
+        return true;
+      }
       // One reference came with the page; add the rest of the bulk bias.
       backend.pageRefAdd(page, this.#biasMax - 1);
-      this.#page = page;
-      this.#pageBytes = backend.pageBytes(page);
-      this.#offset = 0;
-      this.#bias = this.#biasMax;
-      this.#pfmemalloc = backend.isPfmemalloc(page);
-      this.#refills++;
-      if (i > 0) this.#fallbacks++;
-      if (this.#pfmemalloc) this.#pfmemallocRefills++;
+      this.#install(page);
+      this.#c[REFILLS]++;
+      if (i > 0) this.#c[FALLBACKS]++;
+      if (s[PFMEMALLOC] === 1) this.#c[PFMEMALLOC_REFILLS]++;
       return true;
     }
     return false;
@@ -410,15 +492,15 @@ export class PageFragCache {
   prepare(minSize: number, opts?: AllocOptions): PreparedFragment | null {
     const mask = this.#maskFor(minSize, opts);
     this.#checkSize("prepare", minSize);
-    let offset = (this.#offset + mask) & ~mask;
-    if (offset + minSize > this.#pageBytes) {
+    const s = this.#s;
+    for (;;) {
+      const offset = (s[OFFSET] + mask) & ~mask;
+      if (offset + minSize <= s[PAGE_BYTES]) return this.#setPrepared(offset);
       if (!this.#makeRoom(minSize, opts?.memalloc === true)) {
-        this.#allocFailures++;
+        this.#c[ALLOC_FAILURES]++;
         return null;
       }
-      offset = 0;
     }
-    return this.#setPrepared(offset);
   }
 
   /**
@@ -438,15 +520,15 @@ export class PageFragCache {
   probe(minSize: number, opts?: { align?: number }): PreparedFragment | null {
     const mask = this.#maskFor(minSize, opts);
     this.#checkSize("probe", minSize);
-    const offset = (this.#offset + mask) & ~mask;
-    if (offset + minSize > this.#pageBytes) return null;
+    const offset = (this.#s[OFFSET] + mask) & ~mask;
+    if (offset + minSize > this.#s[PAGE_BYTES]) return null;
     return this.#setPrepared(offset);
   }
 
   #setPrepared(offset: number): PreparedFragment {
     const p = this.#prepared;
-    this.#prepAddr = p.addr = this.#page + offset;
-    p.size = this.#pageBytes - offset;
+    this.#s[PREP] = p.addr = this.#s[PAGE] + offset;
+    p.size = this.#s[PAGE_BYTES] - offset;
     return p;
   }
 
@@ -456,24 +538,24 @@ export class PageFragCache {
    */
   #preparedOffset(what: string, size: number): number {
     this.#checkSize(what, size);
-    if (this.#prepAddr === 0) {
+    if (this.#s[PREP] === 0) {
       throw new PageFragError(
         "ESTATE",
         `${what}() without prepare() or probe()`,
       );
     }
-    const offset = this.#prepAddr - this.#page;
-    if (offset < this.#offset) {
+    const offset = this.#s[PREP] - this.#s[PAGE];
+    if (offset < this.#s[OFFSET]) {
       throw new PageFragError(
         "ESTATE",
         `${what}(): the prepared bytes were taken by an allocation made since prepare()`,
       );
     }
-    if (offset + size > this.#pageBytes) {
+    if (offset + size > this.#s[PAGE_BYTES]) {
       throw new PageFragError(
         "ESTATE",
         `${what}(${size}): only ${
-          this.#pageBytes - offset
+          this.#s[PAGE_BYTES] - offset
         } bytes were prepared`,
       );
     }
@@ -497,12 +579,12 @@ export class PageFragCache {
    */
   commit(size: number): number {
     const offset = this.#preparedOffset("commit", size);
-    const addr = this.#page + offset;
-    this.#bias--;
-    this.#offset = offset + size;
-    this.#last = addr;
-    this.#prepAddr = 0;
-    this.#allocs++;
+    const addr = this.#s[PAGE] + offset;
+    this.#s[BIAS]--;
+    this.#s[OFFSET] = offset + size;
+    this.#s[LAST] = addr;
+    this.#s[PREP] = 0;
+    this.#c[ALLOCS]++;
     return addr;
   }
 
@@ -527,14 +609,14 @@ export class PageFragCache {
    */
   commitNoref(size: number): void {
     const offset = this.#preparedOffset("commitNoref", size);
-    if (offset !== this.#offset || this.#bias === this.#biasMax) {
+    if (offset !== this.#s[OFFSET] || this.#s[BIAS] === this.#biasMax) {
       throw new PageFragError(
         "ESTATE",
         "commitNoref(): the prepared bytes do not extend a fragment of this page",
       );
     }
-    this.#offset = offset + size;
-    this.#prepAddr = 0;
+    this.#s[OFFSET] = offset + size;
+    this.#s[PREP] = 0;
   }
 
   /**
@@ -559,17 +641,17 @@ export class PageFragCache {
       : fragment instanceof Uint8Array
       ? this.backend.addressOf(fragment)
       : NaN;
-    if (this.#last === 0 || addr !== this.#last) {
+    if (this.#s[LAST] === 0 || addr !== this.#s[LAST]) {
       throw new PageFragError(
         "ESTATE",
         `abort(): ${show(addr)} is not the most recent fragment of this cache`,
       );
     }
-    this.#offset = addr - this.#page;
-    this.#bias++;
-    this.#last = 0;
-    this.#prepAddr = 0;
-    this.#aborts++;
+    this.#s[OFFSET] = addr - this.#s[PAGE];
+    this.#s[BIAS]++;
+    this.#s[LAST] = 0;
+    this.#s[PREP] = 0;
+    this.#c[ABORTS]++;
   }
 
   // -------------------------------------------------------------- the rest
@@ -591,13 +673,14 @@ export class PageFragCache {
    * ```
    */
   drain(): void {
-    const page = this.#page;
+    const page = this.#s[PAGE];
     if (page === 0) return;
-    if (this.backend.pageRefSubAndTest(page, this.#bias)) {
+    const bias = this.#s[BIAS];
+    this.#forget();
+    this.#c[DRAINS]++;
+    if (this.backend.pageRefSubAndTest(page, bias)) {
       this.backend.releasePage(page);
     }
-    this.#forget();
-    this.#drains++;
   }
 
   /**
@@ -616,7 +699,7 @@ export class PageFragCache {
    * ```
    */
   isPfmemalloc(): boolean {
-    return this.#pfmemalloc;
+    return this.#s[PFMEMALLOC] === 1;
   }
 
   /**
@@ -632,14 +715,14 @@ export class PageFragCache {
    */
   stats(): PageFragStats {
     return {
-      allocs: this.#allocs,
-      allocFailures: this.#allocFailures,
-      refills: this.#refills,
-      recycles: this.#recycles,
-      fallbacks: this.#fallbacks,
-      pfmemallocRefills: this.#pfmemallocRefills,
-      drains: this.#drains,
-      aborts: this.#aborts,
+      allocs: this.#c[ALLOCS],
+      allocFailures: this.#c[ALLOC_FAILURES],
+      refills: this.#c[REFILLS],
+      recycles: this.#c[RECYCLES],
+      fallbacks: this.#c[FALLBACKS],
+      pfmemallocRefills: this.#c[PFMEMALLOC_REFILLS],
+      drains: this.#c[DRAINS],
+      aborts: this.#c[ABORTS],
     };
   }
 
