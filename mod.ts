@@ -45,6 +45,7 @@ export {
 } from "./core/options.ts";
 export {
   type AllocOptions,
+  CACHE_STATE_BYTES,
   type CacheState,
   createCacheState,
   PageFragCache,
@@ -52,7 +53,19 @@ export {
   type PreparedFragment,
 } from "./core/cache.ts";
 export { claimBuffer, ownerOf, pageFragFree } from "./core/owner.ts";
+export { NapiFragCache } from "./core/napi.ts";
+export { NetdevFragCache } from "./core/netdev.ts";
 export {
+  configurePageFrag,
+  defaultNapiCache,
+  defaultNetdevCache,
+  napiAllocFrag,
+  napiPoll,
+  netdevAllocFrag,
+} from "./core/defaults.ts";
+export {
+  createNapiCache,
+  createNetdevCache,
   createPageFragCache,
   type PageFragContainer,
   registerPageFrag,

@@ -122,9 +122,9 @@ const COUNTERS = 8;
  *
  * @example
  * ```ts
- * import { createCacheState, HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
+ * import { CACHE_STATE_BYTES, createCacheState, HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
  *
- * const state = createCacheState(new SharedArrayBuffer(createCacheState.bytes));
+ * const state = createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
  * const cache = new PageFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc, state);
  * cache.free(cache.allocHandle(8)!);
  * if (state.counters[0] !== 1) throw new Error("allocs live in the state");
@@ -139,7 +139,7 @@ export interface CacheState {
 
 /**
  * Lay a {@linkcode CacheState} over `buffer` (at least
- * `createCacheState.bytes` bytes, zeroed) or over fresh private memory.
+ * `CACHE_STATE_BYTES` bytes, zeroed) or over fresh private memory.
  *
  * @example
  * ```ts
@@ -150,7 +150,7 @@ export interface CacheState {
  * ```
  */
 export function createCacheState(
-  buffer: ArrayBufferLike = new ArrayBuffer(createCacheState.bytes),
+  buffer: ArrayBufferLike = new ArrayBuffer(CACHE_STATE_BYTES),
   byteOffset = 0,
 ): CacheState {
   return {
@@ -158,8 +158,17 @@ export function createCacheState(
     words: new Int32Array(buffer, byteOffset + COUNTERS * 8, STATE_WORDS),
   };
 }
-/** Bytes a cache state takes. */
-createCacheState.bytes = COUNTERS * 8 + STATE_WORDS * 4;
+/**
+ * Bytes a {@linkcode CacheState} takes in a buffer.
+ *
+ * @example
+ * ```ts
+ * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag";
+ *
+ * createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
+ * ```
+ */
+export const CACHE_STATE_BYTES: number = COUNTERS * 8 + STATE_WORDS * 4;
 
 /**
  * A page fragment cache (`struct page_frag_cache`). Not safe for concurrent

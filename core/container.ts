@@ -13,6 +13,8 @@ import "reflect-metadata";
 import { container as rootContainer } from "tsyringe";
 import type { MemoryBackend } from "./backend.ts";
 import { PageFragCache } from "./cache.ts";
+import { NapiFragCache } from "./napi.ts";
+import { NetdevFragCache } from "./netdev.ts";
 import { PageFragError } from "./errors.ts";
 import {
   checkOptionKeys,
@@ -50,6 +52,8 @@ import {
  * | `TOKENS.RefillPolicy`     | the `RefillPolicy`                           |
  * | `TOKENS.PfmemallocPolicy` | the `PfmemallocPolicy`                       |
  * | `TOKENS.Cache`            | a new `PageFragCache` on each resolve        |
+ * | `TOKENS.NetdevCache`      | a new `NetdevFragCache` on each resolve      |
+ * | `TOKENS.NapiCache`        | a new `NapiFragCache` on each resolve        |
  *
  * @example
  * ```ts
@@ -71,6 +75,8 @@ export const TOKENS: {
   readonly RefillPolicy: symbol;
   readonly PfmemallocPolicy: symbol;
   readonly Cache: symbol;
+  readonly NetdevCache: symbol;
+  readonly NapiCache: symbol;
 } = Object.freeze({
   Options: Symbol.for("pagefrag.Options"),
   Backend: Symbol.for("pagefrag.Backend"),
@@ -78,6 +84,8 @@ export const TOKENS: {
   RefillPolicy: Symbol.for("pagefrag.RefillPolicy"),
   PfmemallocPolicy: Symbol.for("pagefrag.PfmemallocPolicy"),
   Cache: Symbol.for("pagefrag.Cache"),
+  NetdevCache: Symbol.for("pagefrag.NetdevCache"),
+  NapiCache: Symbol.for("pagefrag.NapiCache"),
 });
 
 /**
@@ -263,16 +271,75 @@ export function registerPageFrag<C extends PageFragContainer>(
   container.register(TOKENS.PfmemallocPolicy, {
     useFactory: (c) => pfmemallocFrom(opts(c)),
   });
+  // The three flavours are the same state machine over the same parts.
+  const parts = (c: PageFragContainer) =>
+    [
+      c.resolve<MemoryBackend>(TOKENS.Backend),
+      c.resolve<AlignmentPolicy>(TOKENS.AlignmentPolicy),
+      c.resolve<RefillPolicy>(TOKENS.RefillPolicy),
+      c.resolve<PfmemallocPolicy>(TOKENS.PfmemallocPolicy),
+    ] as const;
   container.register(TOKENS.Cache, {
-    useFactory: (c) =>
-      new PageFragCache(
-        c.resolve<MemoryBackend>(TOKENS.Backend),
-        c.resolve<AlignmentPolicy>(TOKENS.AlignmentPolicy),
-        c.resolve<RefillPolicy>(TOKENS.RefillPolicy),
-        c.resolve<PfmemallocPolicy>(TOKENS.PfmemallocPolicy),
-      ),
+    useFactory: (c) => new PageFragCache(...parts(c)),
+  });
+  container.register(TOKENS.NapiCache, {
+    useFactory: (c) => new NapiFragCache(...parts(c)),
+  });
+  container.register(TOKENS.NetdevCache, {
+    useFactory: (c) => {
+      const p = parts(c);
+      // On a backend whose pages other workers can free, keep the state in
+      // shared memory so other workers can use this very cache too.
+      const shared = isShareable(p[0])
+        ? new SharedArrayBuffer(NetdevFragCache.stateBytes)
+        : undefined;
+      return new NetdevFragCache(...p, shared);
+    },
   });
   return container;
+}
+
+/** Whether other workers can attach to this backend (it has `share()`). */
+function isShareable(backend: MemoryBackend): boolean {
+  return typeof (backend as { share?: unknown }).share === "function";
+}
+
+/**
+ * Make a netdev-flavour cache (usable from any context; see
+ * {@linkcode NetdevFragCache}) with the same options as
+ * {@linkcode createPageFragCache}.
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const netdev = createNetdevCache({ maxBytes: 1 << 20 });
+ * netdev.free(netdev.alloc(1500)!);
+ * ```
+ */
+export function createNetdevCache(
+  options: PageFragOptions = {},
+): NetdevFragCache {
+  const child = registerPageFrag(rootContainer.createChildContainer(), options);
+  return child.resolve<NetdevFragCache>(TOKENS.NetdevCache);
+}
+
+/**
+ * Make a napi-flavour cache (usable only inside `poll`; see
+ * {@linkcode NapiFragCache}) with the same options as
+ * {@linkcode createPageFragCache}.
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache();
+ * napi.poll(() => napi.free(napi.alloc(1500)!));
+ * ```
+ */
+export function createNapiCache(options: PageFragOptions = {}): NapiFragCache {
+  const child = registerPageFrag(rootContainer.createChildContainer(), options);
+  return child.resolve<NapiFragCache>(TOKENS.NapiCache);
 }
 
 /**

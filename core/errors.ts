@@ -10,6 +10,7 @@
  * | `EFOREIGN`      | a view or address this allocator did not hand out             |
  * | `EDOUBLEFREE`   | a fragment whose page is no longer live                        |
  * | `ESTATE`        | commit without prepare, commit past the prepared size, abort of anything but the latest fragment |
+ * | `ECONTEXT`      | a napi cache used outside its poll scope                       |
  *
  * @example Switch on a code
  * ```ts
@@ -31,7 +32,8 @@ export type PageFragErrorCode =
   | "EINVAL_OPTION"
   | "EFOREIGN"
   | "EDOUBLEFREE"
-  | "ESTATE";
+  | "ESTATE"
+  | "ECONTEXT";
 
 /**
  * The one error type pagefrag throws for misuse. `code` is stable across
