@@ -71,6 +71,19 @@ export {
   registerPageFrag,
   TOKENS,
 } from "./core/container.ts";
+export {
+  type AllocSkbOptions,
+  MAX_SKB_FRAGS,
+  napiAllocSkb,
+  NET_SKB_PAD,
+  netdevAllocSkb,
+  SKB_SMALL_HEAD,
+  skbCanCoalesce,
+  skbFillPageDesc,
+  type SkbFrag,
+  skbFragSizeAdd,
+  SkBuff,
+} from "./net/skb.ts";
 export { HeapBackend } from "./backends/heap.ts";
 export {
   type AlignmentPolicy,

@@ -18,7 +18,7 @@ deno doc --lint mod.ts
 
 step "deno test (suite + doc examples)"
 deno test -A test/
-deno test -A --doc mod.ts core/ backends/ policies/
+deno test -A --doc mod.ts core/ backends/ policies/ net/
 
 step "bun test"
 bun test
