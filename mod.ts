@@ -64,11 +64,14 @@ export {
   netdevAllocFrag,
 } from "./core/defaults.ts";
 export {
+  attachNetdevCache,
   createNapiCache,
   createNetdevCache,
   createPageFragCache,
+  type NetdevCacheDescriptor,
   type PageFragContainer,
   registerPageFrag,
+  shareNetdevCache,
   TOKENS,
 } from "./core/container.ts";
 export {
@@ -85,6 +88,17 @@ export {
   SkBuff,
 } from "./net/skb.ts";
 export { HeapBackend } from "./backends/heap.ts";
+export {
+  ArenaBackend,
+  SharedBackend,
+  type SharedBackendDescriptor,
+  type SharedBackendOptions,
+} from "./backends/shared.ts";
+export {
+  WasmBackend,
+  type WasmBackendDescriptor,
+  type WasmBackendOptions,
+} from "./backends/wasm.ts";
 export {
   type AlignmentPolicy,
   cacheLineAlignment,

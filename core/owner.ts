@@ -16,6 +16,15 @@ interface Tagged {
 }
 
 /**
+ * Owners of buffers that cannot take a property: a `WebAssembly.Memory`'s
+ * buffers are frozen. Registry-wide for the same reason as the symbol.
+ */
+const FROZEN: WeakMap<object, MemoryBackend> =
+  ((globalThis as Record<symbol, unknown>)[
+    Symbol.for("pagefrag.frozenOwners")
+  ] ??= new WeakMap()) as WeakMap<object, MemoryBackend>;
+
+/**
  * Mark `buffer` as holding fragments of `backend`, so that
  * {@linkcode pageFragFree} can route a view of it home. Call it from your own
  * backend for every buffer it makes views of.
@@ -34,7 +43,8 @@ export function claimBuffer(
   buffer: ArrayBufferLike,
   backend: MemoryBackend,
 ): void {
-  (buffer as Tagged)[OWNER] = backend;
+  if (Object.isExtensible(buffer)) (buffer as Tagged)[OWNER] = backend;
+  else FROZEN.set(buffer, backend);
 }
 
 /**
@@ -51,7 +61,9 @@ export function claimBuffer(
  * ```
  */
 export function ownerOf(view: Uint8Array): MemoryBackend | undefined {
-  return (view?.buffer as Tagged | undefined)?.[OWNER];
+  const buffer = view?.buffer as Tagged | undefined;
+  if (buffer === undefined || buffer === null) return undefined;
+  return buffer[OWNER] ?? FROZEN.get(buffer);
 }
 
 /**
@@ -68,9 +80,7 @@ export function ownerOf(view: Uint8Array): MemoryBackend | undefined {
  * ```
  */
 export function pageFragFree(fragment: Uint8Array): void {
-  const owner = fragment instanceof Uint8Array
-    ? (fragment.buffer as Tagged)[OWNER]
-    : undefined;
+  const owner = fragment instanceof Uint8Array ? ownerOf(fragment) : undefined;
   if (owner === undefined) {
     throw new PageFragError(
       "EFOREIGN",

@@ -81,6 +81,8 @@ describe("heap backend", () => {
 
 describe("re-entry", () => {
   it("a refill policy or backend that allocates from the same cache mid-refill corrupts nothing", () => {
+    // Assigned once below; the callbacks defined before it need the binding.
+    // deno-lint-ignore prefer-const
     let cache!: PageFragCache;
     const live: [addr: number, size: number][] = [];
     let nestedCount = 0;

@@ -5,8 +5,9 @@ import {
   createPageFragCache,
   fixedAlignment,
   HeapBackend,
-  PageFragError,
   type PageFragOptions,
+  SharedBackend,
+  WasmBackend,
 } from "../mod.ts";
 import { throwsCode } from "./contract.ts";
 
@@ -59,16 +60,17 @@ describe("options", () => {
     });
   }
 
-  for (const name of ["shared", "wasm"] as const) {
-    it(`backend "${name}" is refused with EINVAL_OPTION naming it until it exists`, () => {
-      assert.throws(
-        () => createPageFragCache({ backend: name }),
-        (e: unknown) =>
-          e instanceof PageFragError && e.code === "EINVAL_OPTION" &&
-          e.message.includes(`"${name}"`),
-      );
+  it('backend "shared" and "wasm" build those backends from the options', () => {
+    const shared = createPageFragCache({
+      backend: "shared",
+      maxBytes: 1 << 20,
     });
-  }
+    assert.ok(shared.backend instanceof SharedBackend);
+    assert.equal(shared.backend.stats().bytesTotal, 1 << 20);
+    const wasm = createPageFragCache({ backend: "wasm", pageSize: 8192 });
+    assert.ok(wasm.backend instanceof WasmBackend);
+    assert.equal(wasm.backend.pageSize, 8192);
+  });
 
   it("defaults: 4096-byte pages, maxOrder 3, unlimited budget, no reserve, no alignment", () => {
     const cache = createPageFragCache();

@@ -1,0 +1,66 @@
+/**
+ * The main-thread side of the cross-worker tests, shared by
+ * test/shared_test.ts and test/wasm_test.ts: start two workers over one
+ * backend and collect what they report.
+ */
+import type { SharedBackend } from "../../backends/shared.ts";
+import type { WasmBackend } from "../../backends/wasm.ts";
+import { runWorkers } from "../worker_util.ts";
+import {
+  ctlBytes,
+  type PagesData,
+  type PagesResult,
+  type RingData,
+  type RingResult,
+} from "./protocol.ts";
+
+/**
+ * Two workers each allocate `count` fragments from their own cache, fill
+ * them and send the addresses to the other through a ring in shared memory;
+ * the other checks and frees them. `sabotage` corrupts one fragment on
+ * purpose (to show the check works).
+ */
+export function runRing(
+  backend: SharedBackend | WasmBackend,
+  count: number,
+  sabotage = -1,
+): Promise<RingResult[]> {
+  const cap = 1 << 14;
+  const ctl = new SharedArrayBuffer(ctlBytes(cap));
+  const url = new URL("./ring_worker.ts", import.meta.url);
+  const data = [0, 1].map((id): RingData => ({
+    descriptor: backend.share(),
+    ctl,
+    id,
+    count,
+    cap,
+    sabotage: id === 0 ? sabotage : -1,
+  }));
+  return runWorkers<RingResult>(url, data);
+}
+
+/**
+ * Two workers allocate and free pages of mixed orders concurrently, `ops`
+ * operations each, claiming each page's slots in a shared ownership map.
+ */
+export function runPages(
+  backend: SharedBackend | WasmBackend,
+  ops: number,
+): Promise<PagesResult[]> {
+  const slots = 2 ** 30 / backend.pageSize;
+  const owners = new SharedArrayBuffer(slots * 4);
+  const url = new URL("./pages_worker.ts", import.meta.url);
+  const data = [0, 1].map((id): PagesData => ({
+    descriptor: backend.share(),
+    owners,
+    id,
+    ops,
+    seed: 1234 + id,
+  }));
+  return runWorkers<PagesResult>(url, data);
+}
+
+/** Sum one numeric field over the workers' results. */
+export function total<T>(results: T[], key: keyof T): number {
+  return results.reduce((n, r) => n + (r[key] as number), 0);
+}
