@@ -31,5 +31,10 @@ for f in examples/*.ts; do
   node --import tsx "$f" --quick >/dev/null
 done
 
+step "the kernel's page_frag self-test, ported (smoke, --quick)"
+deno run -A bench/page_frag_test.ts --quick >/dev/null
+bun bench/page_frag_test.ts --quick >/dev/null
+node --import tsx bench/page_frag_test.ts --quick >/dev/null
+
 step "node --test (through tsx)"
 node --import tsx --test test/*_test.ts

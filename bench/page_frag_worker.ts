@@ -1,0 +1,434 @@
+/**
+ * The two threads of bench/page_frag_test.ts: a producer that allocates
+ * fragments from its own cache and pushes their addresses into the shared
+ * ring, and a consumer that pops and frees them (page_frag_test.c's
+ * `page_frag_push_thread` and `page_frag_pop_thread`); plus both ends of the
+ * 256-byte message comparison (ring of fragment addresses vs `postMessage`).
+ *
+ * The main program sends a command, the worker answers `ready`, sleeps until
+ * the main program raises the start signal, runs, and answers `done`. The
+ * producer times each run from the start signal until the consumer reports
+ * that it has finished.
+ *
+ * @module
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { createPageFragCache } from "../mod.ts";
+import type { AllocOptions } from "../core/cache.ts";
+import {
+  arenaBytes,
+  attachBackend,
+  type Descriptor,
+} from "./page_frag_backend.ts";
+import {
+  EXIT,
+  FINISHED,
+  GO,
+  RECEIVED,
+  RECV_WAITING,
+  RING_SLOTS,
+  SLEEP_MS,
+  SpscRing,
+} from "./page_frag_ring.ts";
+
+/** What the main program hands each worker at start. */
+export interface WorkerInit {
+  role: "producer" | "consumer";
+  ring: SharedArrayBuffer;
+  backend: Descriptor;
+}
+
+/** A command of the main program. */
+export type Command =
+  | { cmd: "selftest"; run: number; nr: number; len: number; align: boolean }
+  | { cmd: "ring-msg"; run: number; n: number; size: number }
+  | { cmd: "post-msg"; run: number; n: number; size: number }
+  | { cmd: "port"; port: MessagePort };
+
+/** The producer's report of one run. */
+export interface ProducerDone {
+  type: "done";
+  role: "producer";
+  run: number;
+  ok: boolean;
+  error?: string;
+  elapsedMs: number;
+  pushed: number;
+  /** Fragments the producer freed itself because the ring was full. */
+  dropped: number;
+  allocFailures: number;
+  refills: number;
+  recycles: number;
+  /** Times the producer slept in `Atomics.wait` (ring full, or waiting for the consumer). */
+  sleeps: number;
+}
+
+/** The consumer's report of one run. */
+export interface ConsumerDone {
+  type: "done";
+  role: "consumer";
+  run: number;
+  ok: boolean;
+  error?: string;
+  popped: number;
+  /** Messages whose checked bytes were wrong. */
+  bad: number;
+  /** Times the consumer slept in `Atomics.wait` (ring empty). */
+  sleeps: number;
+}
+
+const ALIGN64: AllocOptions = Object.freeze({ align: 64 });
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+const backend = attachBackend(init.backend);
+const arena = arenaBytes(backend);
+const ring = new SpscRing(init.ring);
+const i32 = ring.i32;
+let channel: MessagePort | undefined;
+
+/** Say ready, then sleep until the main program raises the start signal `run`. */
+function awaitStart(run: number): void {
+  ring.resetLocal();
+  port.postMessage({ type: "ready", role: init.role, run });
+  for (;;) {
+    const go = Atomics.load(i32, GO);
+    if (go === run) return;
+    Atomics.wait(i32, GO, go, 1000);
+  }
+}
+
+/** Producer side: wait until the consumer marked run `run` finished. */
+function awaitFinished(run: number): boolean {
+  const backoff = ring.backoff;
+  backoff.reset();
+  for (;;) {
+    const f = Atomics.load(i32, FINISHED);
+    if (f === run) {
+      backoff.done();
+      return true;
+    }
+    if (Atomics.load(i32, EXIT) !== 0) return false;
+    if (backoff.spin()) continue;
+    ring.sleeps++;
+    Atomics.wait(i32, FINISHED, f, SLEEP_MS);
+  }
+}
+
+/** Consumer side: mark run `run` finished and wake the producer. */
+function finish(run: number): void {
+  ring.flush();
+  Atomics.store(i32, FINISHED, run);
+  Atomics.notify(i32, FINISHED);
+}
+
+function fail(message: string): string {
+  Atomics.store(i32, EXIT, 1); // the other side sees it within SLEEP_MS
+  return message;
+}
+
+// ------------------------------------------------------------- the self-test
+
+/** `page_frag_push_thread`: allocate, push; on a full ring free it ourselves. */
+function selftestProducer(
+  run: number,
+  nr: number,
+  len: number,
+  align: boolean,
+): ProducerDone {
+  const cache = createPageFragCache({ backend });
+  const opts = align ? ALIGN64 : undefined;
+  let pushed = 0, dropped = 0, failures = 0;
+  let error: string | undefined;
+  awaitStart(run);
+  const t0 = performance.now();
+  while (pushed < nr) {
+    const addr = cache.allocHandle(len, opts);
+    if (addr === null) {
+      // The kernel test just retries; give up if memory never comes back.
+      if (++failures > 1_000_000 || ring.exiting()) {
+        error = fail(`allocHandle(${len}) kept failing`);
+        break;
+      }
+      continue;
+    }
+    if (align && (addr & 63) !== 0) {
+      error = fail(`unaligned address ${addr} returned`);
+      break;
+    }
+    if (ring.tryPush(addr)) {
+      pushed++;
+    } else {
+      cache.free(addr);
+      dropped++;
+      if (!ring.waitForSpace()) {
+        error = "stopped (no progress)";
+        break;
+      }
+    }
+  }
+  const finished = error === undefined && awaitFinished(run);
+  const elapsedMs = performance.now() - t0;
+  if (error === undefined && !finished) error = "consumer did not finish";
+  cache.drain();
+  const s = cache.stats();
+  return {
+    type: "done",
+    role: "producer",
+    run,
+    ok: error === undefined,
+    error,
+    elapsedMs,
+    pushed,
+    dropped,
+    allocFailures: s.allocFailures,
+    refills: s.refills,
+    recycles: s.recycles,
+    sleeps: ring.sleeps,
+  };
+}
+
+/** `page_frag_pop_thread`: pop and free (`page_frag_free`) from this worker. */
+function selftestConsumer(run: number, nr: number): ConsumerDone {
+  let popped = 0;
+  let error: string | undefined;
+  awaitStart(run);
+  while (popped < nr) {
+    const addr = ring.tryPop();
+    if (addr === 0) {
+      if (!ring.waitForData()) {
+        error = "stopped (no progress)";
+        break;
+      }
+      continue;
+    }
+    backend.free(addr);
+    popped++;
+  }
+  finish(run);
+  return {
+    type: "done",
+    role: "consumer",
+    run,
+    ok: error === undefined,
+    error,
+    popped,
+    bad: 0,
+    sleeps: ring.sleeps,
+  };
+}
+
+// --------------------------------------------- 256-byte messages: the ring
+
+function messageTemplate(size: number): Uint8Array {
+  const msg = new Uint8Array(size);
+  for (let i = 0; i < size; i++) msg[i] = (i * 7 + 3) & 255;
+  return msg;
+}
+
+/** Allocate a fragment, write the message into it, push its address. */
+function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
+  const cache = createPageFragCache({ backend });
+  const msg = messageTemplate(size);
+  let pushed = 0;
+  let error: string | undefined;
+  awaitStart(run);
+  const t0 = performance.now();
+  while (pushed < n) {
+    const addr = cache.allocHandle(size);
+    if (addr === null) {
+      error = fail("out of memory");
+      break;
+    }
+    arena.set(msg, addr);
+    arena[addr] = pushed & 255;
+    while (!ring.tryPush(addr)) {
+      if (!ring.waitForSpace()) {
+        error = "stopped (no progress)";
+        break;
+      }
+    }
+    if (error !== undefined) break;
+    pushed++;
+  }
+  const finished = error === undefined && awaitFinished(run);
+  const elapsedMs = performance.now() - t0;
+  if (error === undefined && !finished) error = "consumer did not finish";
+  cache.drain();
+  const s = cache.stats();
+  return {
+    type: "done",
+    role: "producer",
+    run,
+    ok: error === undefined,
+    error,
+    elapsedMs,
+    pushed,
+    dropped: 0,
+    allocFailures: s.allocFailures,
+    refills: s.refills,
+    recycles: s.recycles,
+    sleeps: ring.sleeps,
+  };
+}
+
+/** Pop an address, read the message in place through the arena view, free it. */
+function ringMsgConsumer(run: number, n: number, size: number): ConsumerDone {
+  const last = messageTemplate(size)[size - 1];
+  let popped = 0, bad = 0;
+  let error: string | undefined;
+  awaitStart(run);
+  while (popped < n) {
+    const addr = ring.tryPop();
+    if (addr === 0) {
+      if (!ring.waitForData()) {
+        error = "stopped (no progress)";
+        break;
+      }
+      continue;
+    }
+    if (arena[addr] !== (popped & 255) || arena[addr + size - 1] !== last) {
+      bad++;
+    }
+    backend.free(addr);
+    popped++;
+  }
+  finish(run);
+  if (error === undefined && bad !== 0) error = `${bad} corrupted messages`;
+  return {
+    type: "done",
+    role: "consumer",
+    run,
+    ok: error === undefined,
+    error,
+    popped,
+    bad,
+    sleeps: ring.sleeps,
+  };
+}
+
+// --------------------------------------- 256-byte messages: postMessage
+
+/**
+ * Post a `Uint8Array(size)` per message (structured clone: a copy) to the
+ * consumer's port, at most {@linkcode RING_SLOTS} in flight, the same window
+ * the ring allows.
+ */
+function postMsgProducer(run: number, n: number, size: number): ProducerDone {
+  const out = channel!;
+  const msg = messageTemplate(size);
+  let sent = 0;
+  let error: string | undefined;
+  awaitStart(run);
+  const t0 = performance.now();
+  let received = 0;
+  while (sent < n) {
+    if (sent - received >= RING_SLOTS) {
+      received = awaitReceived(sent - RING_SLOTS + 1);
+      if (received < 0) {
+        error = "stopped (no progress)";
+        break;
+      }
+    }
+    msg[0] = sent & 255;
+    out.postMessage(msg);
+    sent++;
+  }
+  if (error === undefined && awaitReceived(n) < 0) {
+    error = "consumer did not finish";
+  }
+  const elapsedMs = performance.now() - t0;
+  return {
+    type: "done",
+    role: "producer",
+    run,
+    ok: error === undefined,
+    error,
+    elapsedMs,
+    pushed: sent,
+    dropped: 0,
+    allocFailures: 0,
+    refills: 0,
+    recycles: 0,
+    sleeps: ring.sleeps,
+  };
+}
+
+/** Wait until the consumer has received at least `want` messages; -1 on exit. */
+function awaitReceived(want: number): number {
+  const backoff = ring.backoff;
+  backoff.reset();
+  for (;;) {
+    const r = Atomics.load(i32, RECEIVED);
+    if (r >= want) {
+      backoff.done();
+      return r;
+    }
+    if (Atomics.load(i32, EXIT) !== 0) return -1;
+    if (backoff.spin()) continue;
+    Atomics.store(i32, RECV_WAITING, 1);
+    if (Atomics.load(i32, RECEIVED) === r) {
+      ring.sleeps++;
+      Atomics.wait(i32, RECEIVED, r, SLEEP_MS);
+    }
+    Atomics.store(i32, RECV_WAITING, 0);
+  }
+}
+
+/** Count the messages as they arrive on the port; answer `done` after `n`. */
+function postMsgConsumer(run: number, n: number, size: number): void {
+  const last = messageTemplate(size)[size - 1];
+  const input = channel!;
+  let received = 0, bad = 0;
+  input.onmessage = (e: MessageEvent) => {
+    const m = e.data as Uint8Array;
+    if (m[0] !== (received & 255) || m[size - 1] !== last) bad++;
+    received++;
+    Atomics.store(i32, RECEIVED, received);
+    if (Atomics.load(i32, RECV_WAITING) !== 0) Atomics.notify(i32, RECEIVED);
+    if (received === n) {
+      input.onmessage = null;
+      port.postMessage(
+        {
+          type: "done",
+          role: "consumer",
+          run,
+          ok: bad === 0,
+          error: bad === 0 ? undefined : `${bad} corrupted messages`,
+          popped: received,
+          bad,
+          sleeps: 0,
+        } satisfies ConsumerDone,
+      );
+    }
+  };
+  port.postMessage({ type: "ready", role: init.role, run });
+}
+
+// ------------------------------------------------------------------- wiring
+
+port.on("message", (c: Command) => {
+  if (c.cmd === "port") {
+    channel = c.port;
+    port.postMessage({ type: "port-ok" });
+    return;
+  }
+  if (c.cmd === "post-msg" && init.role === "consumer") {
+    postMsgConsumer(c.run, c.n, c.size);
+    return;
+  }
+  let result: ProducerDone | ConsumerDone;
+  if (init.role === "producer") {
+    result = c.cmd === "selftest"
+      ? selftestProducer(c.run, c.nr, c.len, c.align)
+      : c.cmd === "ring-msg"
+      ? ringMsgProducer(c.run, c.n, c.size)
+      : postMsgProducer(c.run, c.n, c.size);
+  } else {
+    result = c.cmd === "selftest"
+      ? selftestConsumer(c.run, c.nr)
+      : ringMsgConsumer(c.run, c.n, c.size);
+  }
+  port.postMessage(result);
+});
+port.postMessage({ type: "online", role: init.role });
