@@ -40,6 +40,8 @@ export interface AllocOptions {
   align?: number;
   /** May a refill for this request use the emergency reserve (`__GFP_MEMALLOC`)? Default false. */
   memalloc?: boolean;
+  /** Clear the fragment's bytes (`__GFP_ZERO`). Default: the cache's `zero`. Ignored by `prepare`. */
+  zero?: boolean;
 }
 
 /**
@@ -199,6 +201,13 @@ export class PageFragCache {
   readonly refillPolicy: RefillPolicy;
   /** Reserve use and recycling of reserve pages. */
   readonly pfmemallocPolicy: PfmemallocPolicy;
+  /**
+   * Clear every fragment `alloc`/`allocHandle` hands out (`__GFP_ZERO` for
+   * all calls). Off by default: like `Buffer.allocUnsafe`, a fragment from a
+   * recycled page holds whatever was written there before. `prepare` /
+   * `commit` never clear: the caller writes before committing.
+   */
+  zero = false;
 
   /** Largest fragment: the largest page. */
   readonly #maxFrag: number;
@@ -276,9 +285,11 @@ export class PageFragCache {
   allocHandle(size: number, opts?: AllocOptions): number | null {
     let mask = this.#defaultMask;
     let memalloc = false;
+    let zero = this.zero;
     if (opts !== undefined) {
       mask = this.#maskFromOptions(opts, size);
       memalloc = opts.memalloc === true;
+      if (opts.zero !== undefined) zero = opts.zero === true;
     } else if (this.#alignFor !== undefined) {
       mask = this.#maskFromPolicy(size);
     }
@@ -286,8 +297,8 @@ export class PageFragCache {
       throw this.#badSize("allocHandle", size);
     }
     const offset = (this.#s[OFFSET] + mask) & ~mask;
-    if (offset + size > this.#s[PAGE_BYTES]) {
-      return this.#allocSlow(size, mask, memalloc);
+    if (offset + size > this.#s[PAGE_BYTES] || zero) {
+      return this.#allocSlow(size, mask, memalloc, zero);
     }
     const addr = this.#s[PAGE] + offset;
     this.#s[BIAS]--;
@@ -363,17 +374,18 @@ export class PageFragCache {
 
   // ---------------------------------------------------------------- slow path
 
-  /** The current page cannot hold the fragment: recycle or drop it, refill, carve. */
-  #allocSlow(size: number, mask: number, memalloc: boolean): number | null {
+  /** The current page cannot hold the fragment (or it must be zeroed): recycle or drop it, refill, carve. */
+  #allocSlow(
+    size: number,
+    mask: number,
+    memalloc: boolean,
+    zero: boolean,
+  ): number | null {
     const s = this.#s;
     for (;;) {
-      if (!this.#makeRoom(size, memalloc)) {
-        this.#c[ALLOC_FAILURES]++;
-        return null;
-      }
-      // Usually a fresh page at offset 0. But a policy or backend callback
-      // may have allocated from this cache meanwhile (re-entry), so check
-      // again as the fast path would.
+      // On entry for a zeroed fragment that fits, and after a refill: a
+      // policy or backend callback may have allocated from this cache
+      // meanwhile (re-entry), so check as the fast path would.
       const offset = (s[OFFSET] + mask) & ~mask;
       if (offset + size <= s[PAGE_BYTES]) {
         const addr = s[PAGE] + offset;
@@ -381,7 +393,12 @@ export class PageFragCache {
         s[OFFSET] = offset + size;
         s[LAST] = addr;
         this.#c[ALLOCS]++;
+        if (zero) this.backend.view(addr, size).fill(0);
         return addr;
+      }
+      if (!this.#makeRoom(size, memalloc)) {
+        this.#c[ALLOC_FAILURES]++;
+        return null;
       }
     }
   }

@@ -224,6 +224,9 @@ function validate(options: PageFragOptions): PageFragOptions {
   }
   refillFrom(o);
   pfmemallocFrom(o);
+  if (o.zero !== undefined && typeof o.zero !== "boolean") {
+    throw badOption(`zero must be a boolean, got ${show(o.zero)}`);
+  }
   if (typeof o.align !== "object") alignmentFrom(o);
   const b = o.backend;
   if (
@@ -284,11 +287,15 @@ export function registerPageFrag<C extends PageFragContainer>(
       c.resolve<RefillPolicy>(TOKENS.RefillPolicy),
       c.resolve<PfmemallocPolicy>(TOKENS.PfmemallocPolicy),
     ] as const;
+  const finish = <T extends PageFragCache>(cache: T, c: PageFragContainer) => {
+    cache.zero = opts(c).zero === true;
+    return cache;
+  };
   container.register(TOKENS.Cache, {
-    useFactory: (c) => new PageFragCache(...parts(c)),
+    useFactory: (c) => finish(new PageFragCache(...parts(c)), c),
   });
   container.register(TOKENS.NapiCache, {
-    useFactory: (c) => new NapiFragCache(...parts(c)),
+    useFactory: (c) => finish(new NapiFragCache(...parts(c)), c),
   });
   container.register(TOKENS.NetdevCache, {
     useFactory: (c) => {
@@ -298,7 +305,7 @@ export function registerPageFrag<C extends PageFragContainer>(
       const shared = isShareable(p[0])
         ? new SharedArrayBuffer(NetdevFragCache.stateBytes)
         : undefined;
-      return new NetdevFragCache(...p, shared);
+      return finish(new NetdevFragCache(...p, shared), c);
     },
   });
   return container;

@@ -53,6 +53,8 @@ export interface PageFragOptions extends BackendOptions {
   refill?: "kernel" | "order0" | RefillPolicy;
   /** Who may use the reserve and whether its pages recycle. Default `"kernel"`. */
   pfmemalloc?: "kernel" | "deny" | PfmemallocPolicy;
+  /** Clear every fragment `alloc`/`allocHandle` hands out (`__GFP_ZERO`). Default false. */
+  zero?: boolean;
 }
 
 /**
@@ -86,6 +88,7 @@ const OPTION_KEYS = new Set([
   "align",
   "refill",
   "pfmemalloc",
+  "zero",
 ]);
 
 function bad(message: string): PageFragError {

@@ -120,3 +120,45 @@ describe("options", () => {
     throwsCode(() => cache.allocHandle(32769), "EINVAL_SIZE");
   });
 });
+
+describe("zeroing", () => {
+  it("fragments of a recycled page keep old bytes unless zero is asked for", () => {
+    const cache = createPageFragCache({ maxOrder: 0 });
+    const a = cache.alloc(4096)!;
+    a.fill(0xaa);
+    cache.free(a);
+    const dirty = cache.alloc(100)!; // recycled in place
+    assert.equal(cache.stats().recycles, 1);
+    assert.equal(dirty[0], 0xaa, "old bytes, like Buffer.allocUnsafe");
+    const clean = cache.alloc(100, { zero: true })!;
+    assert.ok(clean.every((b) => b === 0));
+    const addr = cache.allocHandle(100, { zero: true })!;
+    assert.ok(cache.backend.view(addr, 100).every((b) => b === 0));
+  });
+
+  it("zero: true on the cache clears every alloc/allocHandle; zero: false per call opts out", () => {
+    const cache = createPageFragCache({ maxOrder: 0, zero: true });
+    assert.equal(cache.zero, true);
+    const a = cache.alloc(4096)!;
+    a.fill(0x55);
+    cache.free(a);
+    assert.ok(cache.alloc(300)!.every((b) => b === 0));
+    const h = cache.allocHandle(300)!;
+    assert.ok(cache.backend.view(h, 300).every((b) => b === 0));
+    const raw = cache.alloc(300, { zero: false })!;
+    assert.equal(raw[0], 0x55);
+    throwsCode(
+      () => createPageFragCache({ zero: 1 as never }),
+      "EINVAL_OPTION",
+    );
+  });
+
+  it("a view never reaches outside its fragment", () => {
+    const cache = createPageFragCache();
+    const a = cache.alloc(10)!;
+    const b = cache.alloc(10)!;
+    assert.equal(a.length, 10);
+    a.fill(1, 0, 100); // fill clamps to the view
+    assert.ok(b.every((x) => x === 0));
+  });
+});
