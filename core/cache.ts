@@ -105,6 +105,7 @@ const BIAS = 3; // unused part of the bulk reference (pagecnt_bias)
 const PFMEMALLOC = 4; // 1 when the page came from the reserve
 const LAST = 5; // address of the most recent fragment (for abort), 0 = none
 const PREP = 6; // address returned by the last prepare/probe, 0 = none
+const DEAD = 7; // 1 once destroy() ran
 const STATE_WORDS = 8;
 
 const ALLOCS = 0;
@@ -396,11 +397,19 @@ export class PageFragCache {
         if (zero) this.backend.view(addr, size).fill(0);
         return addr;
       }
+      if (s[DEAD] === 1) throw this.#destroyed("allocHandle");
       if (!this.#makeRoom(size, memalloc)) {
         this.#c[ALLOC_FAILURES]++;
         return null;
       }
     }
+  }
+
+  #destroyed(what: string): PageFragError {
+    return new PageFragError(
+      "ESTATE",
+      `${what}(): the cache was destroyed; make a new one`,
+    );
   }
 
   /**
@@ -450,7 +459,7 @@ export class PageFragCache {
   }
 
   #forget(): void {
-    const s = this.#s;
+    const s = this.#s; // DEAD stays as it is
     s[PAGE] = 0;
     s[PAGE_BYTES] = 0;
     s[OFFSET] = 0;
@@ -522,6 +531,7 @@ export class PageFragCache {
     for (;;) {
       const offset = (s[OFFSET] + mask) & ~mask;
       if (offset + minSize <= s[PAGE_BYTES]) return this.#setPrepared(offset);
+      if (s[DEAD] === 1) throw this.#destroyed("prepare");
       if (!this.#makeRoom(minSize, opts?.memalloc === true)) {
         this.#c[ALLOC_FAILURES]++;
         return null;
@@ -547,6 +557,7 @@ export class PageFragCache {
     const mask = this.#maskFor(minSize, opts);
     this.#checkSize("probe", minSize);
     const offset = (this.#s[OFFSET] + mask) & ~mask;
+    if (this.#s[DEAD] === 1) throw this.#destroyed("probe");
     if (offset + minSize > this.#s[PAGE_BYTES]) return null;
     return this.#setPrepared(offset);
   }
@@ -707,6 +718,49 @@ export class PageFragCache {
     if (this.backend.pageRefSubAndTest(page, bias)) {
       this.backend.releasePage(page);
     }
+  }
+
+  /**
+   * Drain the cache and retire it: every later allocating call (`alloc`,
+   * `allocHandle`, `prepare`, `probe`, `commit`, `commitNoref`, `abort`)
+   * throws `ESTATE`. Fragments it handed out stay valid and are freed as
+   * usual. Destroying twice is harmless.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   *
+   * const cache = createPageFragCache();
+   * const frag = cache.alloc(100)!;
+   * cache.destroy();
+   * cache.free(frag);                                  // still fine
+   * try {
+   *   cache.alloc(100);
+   *   throw new Error("unreachable");
+   * } catch (e) {
+   *   if ((e as { code?: string }).code !== "ESTATE") throw e;
+   * }
+   * ```
+   */
+  destroy(): void {
+    this.drain();
+    this.#s[DEAD] = 1;
+  }
+
+  /**
+   * Whether destroy() was called.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   *
+   * const cache = createPageFragCache();
+   * cache.destroy();
+   * if (!cache.isDestroyed()) throw new Error();
+   * ```
+   */
+  isDestroyed(): boolean {
+    return this.#s[DEAD] === 1;
   }
 
   /**

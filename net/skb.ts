@@ -208,12 +208,15 @@ function allocSkb(
     opts?.memalloc === true ? { memalloc: true } : undefined,
   );
   if (addr === null) return null;
+  // Ask the backend about this fragment's page, not the cache about its
+  // current page: on a netdev cache shared between workers another worker
+  // may have refilled in between.
   return new SkBuff(
     backend,
     backend.view(addr, total),
     addr,
     headroom,
-    cache.isPfmemalloc(),
+    backend.isPfmemalloc(addr),
   );
 }
 
@@ -245,7 +248,7 @@ export function netdevAllocSkb(
 /**
  * Allocate an skb whose head comes from a napi cache (`napi_alloc_skb`):
  * this worker's default one, or `cache`. Only inside the cache's poll scope
- * (`ECONTEXT` outside) when the head needs a fragment.
+ * (`ECONTEXT` outside, whatever the size).
  *
  * @example
  * ```ts
@@ -261,12 +264,16 @@ export function napiAllocSkb(
   len: number,
   opts?: AllocSkbOptions & { cache?: NapiFragCache },
 ): SkBuff | null {
-  return allocSkb(
-    "napiAllocSkb()",
-    opts?.cache ?? defaultNapiCache(),
-    len,
-    opts,
-  );
+  const cache = opts?.cache ?? defaultNapiCache();
+  // Whatever the head size, napi allocation belongs inside the poll: fail
+  // the same way for a 60-byte and a 1500-byte packet.
+  if (!cache.inPoll()) {
+    throw new PageFragError(
+      "ECONTEXT",
+      "napiAllocSkb(): only inside napi.poll(fn) (or napiPoll(fn))",
+    );
+  }
+  return allocSkb("napiAllocSkb()", cache, len, opts);
 }
 
 /**

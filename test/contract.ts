@@ -497,6 +497,29 @@ export function contractSuite(name: string, make: BackendFactory): void {
       assert.deepEqual(snapshot(cache), before);
     });
 
+    it("use after destroy() → ESTATE; its fragments stay valid", () => {
+      const cache = cacheOf();
+      const frag = cache.alloc(100)!;
+      cache.prepare(10);
+      cache.destroy();
+      assert.ok(cache.isDestroyed());
+      for (
+        const call of [
+          () => cache.alloc(1),
+          () => cache.allocHandle(1, { zero: true }),
+          () => cache.prepare(1),
+          () => cache.probe(1),
+          () => cache.commit(1),
+          () => cache.commitNoref(1),
+          () => cache.abort(frag),
+        ]
+      ) throwsCode(call, "ESTATE");
+      frag[99] = 1;
+      cache.free(frag);
+      cache.destroy();
+      assert.equal(cache.backend.stats().bytesInUse, 0);
+    });
+
     it("view() outside the page is an error, never a view of other memory", () => {
       const cache = cacheOf({ maxOrder: 0 });
       const a = cache.allocHandle(10)!;

@@ -59,6 +59,8 @@ describe("skb allocators", () => {
   it("napiAllocSkb needs the poll scope", () => {
     const napi = createNapiCache();
     throwsCode(() => napiAllocSkb(1000, { cache: napi }), "ECONTEXT");
+    throwsCode(() => napiAllocSkb(10, { cache: napi }), "ECONTEXT"); // plain head too
+    throwsCode(() => napiAllocSkb(9000, { cache: napi }), "ECONTEXT");
   });
 
   it("pfmemalloc propagates from the cache's reserve page", () => {
