@@ -36,7 +36,11 @@
  * @module
  */
 export { PageFragError, type PageFragErrorCode } from "./core/errors.ts";
-export type { BackendStats, MemoryBackend } from "./core/backend.ts";
+export {
+  type BackendStats,
+  type MemoryBackend,
+  PINNED_REFS,
+} from "./core/backend.ts";
 export {
   type BackendOptions,
   type PageFragOptions,
@@ -53,6 +57,26 @@ export {
   type PreparedFragment,
 } from "./core/cache.ts";
 export { claimBuffer, ownerOf, pageFragFree } from "./core/owner.ts";
+export {
+  type Instrumentation,
+  instrumentationOf,
+  InstrumentedBackend,
+  type PinnedPage,
+  POISON_FREE,
+  POISON_REDZONE,
+  type SanitizedFragment,
+  Sanitizer,
+  SanitizerError,
+  type SanitizerOptions,
+  type SanitizerStats,
+} from "./core/sanitizer.ts";
+export {
+  type LeakDetectionLevel,
+  LeakDetector,
+  type LeakDetectorOptions,
+  type LeakReport,
+  type LeakStats,
+} from "./core/leaks.ts";
 export { NapiFragCache } from "./core/napi.ts";
 export { NetdevFragCache } from "./core/netdev.ts";
 export {

@@ -13,10 +13,20 @@
  *
  * @module
  */
-import type { BackendStats, MemoryBackend } from "../core/backend.ts";
+import {
+  type BackendStats,
+  type MemoryBackend,
+  PINNED_REFS,
+} from "../core/backend.ts";
 import { PageFragError } from "../core/errors.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type BackendOptions, resolveBackendOptions } from "../core/options.ts";
+import {
+  STAMP_VIEWS,
+  stampedAddress,
+  stampedBuffer,
+  stampView,
+} from "./view_stamp.ts";
 
 /** Property that ties a page's `ArrayBuffer` to its slot (for `addressOf`). */
 const SLOT: unique symbol = Symbol("pagefrag.heap.slot") as never;
@@ -131,12 +141,24 @@ export class HeapBackend implements MemoryBackend {
     const span = 1 << order;
     let slot = this.#freeRanges[order].pop() ?? 0;
     if (slot === 0) {
-      if (this.#highWater + span > this.#slotLimit) {
+      // A page is naturally aligned (as the MemoryBackend contract says):
+      // its head slot is a multiple of its span.
+      const hw = this.#highWater;
+      const aligned = (hw + span - 1) & -span;
+      if (aligned + span > this.#slotLimit) {
         this.#pageFailures++; // the 1 GiB address space is full
         return 0;
       }
-      slot = this.#highWater;
-      this.#highWater += span;
+      // The slots skipped to align it become free ranges of the orders
+      // they can hold, for later pages of those orders.
+      for (let p = hw; p < aligned;) {
+        let k = 0;
+        while ((p & (2 << k) - 1) === 0 && p + (2 << k) <= aligned) k++;
+        this.#freeRanges[k].push(p);
+        p += 1 << k;
+      }
+      slot = aligned;
+      this.#highWater = aligned + span;
       while (this.#highWater > this.#heads.length) this.#grow();
       while (this.#buffers.length < this.#highWater) {
         this.#buffers.push(undefined);
@@ -390,7 +412,9 @@ export class HeapBackend implements MemoryBackend {
         `view(): ${size} bytes at ${addr} do not fit in the page`,
       );
     }
-    return new Uint8Array(buffer, offset, size);
+    const view = new Uint8Array(buffer, offset, size);
+    if (STAMP_VIEWS) stampView(view, buffer, addr); // for addressOf
+    return view;
   }
 
   /**
@@ -408,7 +432,8 @@ export class HeapBackend implements MemoryBackend {
    * ```
    */
   addressOf(view: Uint8Array): number {
-    const buffer = view?.buffer as PageBuffer | undefined;
+    const stamp = STAMP_VIEWS ? stampedBuffer(view) : undefined;
+    const buffer = (stamp ?? view?.buffer) as PageBuffer | undefined;
     const slot = buffer?.[SLOT];
     if (slot === undefined || this.#buffers[slot] !== buffer) {
       throw ownerOf(view) === this
@@ -421,7 +446,9 @@ export class HeapBackend implements MemoryBackend {
           "addressOf(): the view was not handed out by this backend",
         );
     }
-    return (slot << this.#pageShift) + view.byteOffset;
+    return stamp !== undefined
+      ? stampedAddress(view)
+      : (slot << this.#pageShift) + view.byteOffset;
   }
 
   /**
@@ -438,6 +465,18 @@ export class HeapBackend implements MemoryBackend {
    * ```
    */
   stats(): BackendStats {
+    // Pinned pages: a scan of the head slots (stats() is not a hot path).
+    let pinnedPages = 0;
+    let pinnedBytes = 0;
+    const bytes = this.#bytes;
+    const refs = this.#refs;
+    for (let slot = 1; slot < this.#highWater; slot++) {
+      const r = refs[slot];
+      if (bytes[slot] !== 0 && r >= 1 && r <= PINNED_REFS) {
+        pinnedPages++;
+        pinnedBytes += bytes[slot];
+      }
+    }
     return {
       bytesTotal: this.maxBytes + this.reserveBytes,
       bytesInUse: this.#bytesInUse,
@@ -447,6 +486,8 @@ export class HeapBackend implements MemoryBackend {
       pagesFreed: this.#pagesFreed,
       pageFailures: this.#pageFailures,
       peakBytesInUse: this.#peak,
+      pinnedPages,
+      pinnedBytes,
     };
   }
 }

@@ -29,9 +29,19 @@
  *
  * @module
  */
-import type { BackendStats, MemoryBackend } from "../core/backend.ts";
+import {
+  type BackendStats,
+  type MemoryBackend,
+  PINNED_REFS,
+} from "../core/backend.ts";
 import { PageFragError } from "../core/errors.ts";
 import { claimBuffer } from "../core/owner.ts";
+import {
+  STAMP_VIEWS,
+  stampedAddress,
+  stampedBuffer,
+  stampView,
+} from "./view_stamp.ts";
 import {
   type BackendOptions,
   resolveBackendOptions,
@@ -763,11 +773,15 @@ export abstract class ArenaBackend implements MemoryBackend {
         (head << this.#shift) +
           (this.pageSize << (this.#info[head] & ORDER_MASK))
     ) {
+      let view: Uint8Array;
       try {
-        return new Uint8Array(this.#buffer, addr, size);
+        view = new Uint8Array(this.#buffer, addr, size);
       } catch {
-        return this.#viewSlow(addr, size);
+        view = this.#viewSlow(addr, size);
       }
+      // #viewSlow switched this.#buffer to the view's buffer if it had to.
+      if (STAMP_VIEWS) stampView(view, this.#buffer, addr); // for addressOf
+      return view;
     }
     this.#liveSlot(addr, "view()");
     throw new PageFragError(
@@ -804,6 +818,12 @@ export abstract class ArenaBackend implements MemoryBackend {
    * ```
    */
   addressOf(view: Uint8Array): number {
+    // A detached view (an unshared memory grown) has length 0: slow path.
+    if (
+      STAMP_VIEWS && stampedBuffer(view) === this.#buffer && view.length !== 0
+    ) {
+      return stampedAddress(view);
+    }
     const offset = view.byteOffset;
     if (view.buffer === this.#buffer && offset !== 0) return offset;
     return this.#addressOfSlow(view);
@@ -840,6 +860,22 @@ export abstract class ArenaBackend implements MemoryBackend {
     const c = this.#counters;
     this.#lock();
     try {
+      // Pinned pages: a scan of the live heads below the high-water mark
+      // (stats() is not a hot path). Counts are read atomically; a free in
+      // another worker may change one meanwhile, as it may right after.
+      let pinnedPages = 0;
+      let pinnedBytes = 0;
+      const info = this.#info;
+      const end = this.#meta[HIGH_WATER];
+      for (let slot = this.#firstSlot; slot < end; slot++) {
+        const i = info[slot];
+        if ((i & LIVE) === 0 || this.#heads[slot] !== slot) continue;
+        const r = Atomics.load(this.#refs, slot);
+        if (r >= 1 && r <= PINNED_REFS) {
+          pinnedPages++;
+          pinnedBytes += this.pageSize << (i & ORDER_MASK);
+        }
+      }
       return {
         bytesTotal: this.maxBytes + this.reserveBytes,
         bytesInUse: c[IN_USE],
@@ -849,6 +885,8 @@ export abstract class ArenaBackend implements MemoryBackend {
         pagesFreed: c[PAGES_FREED],
         pageFailures: c[PAGE_FAILURES],
         peakBytesInUse: c[PEAK],
+        pinnedPages,
+        pinnedBytes,
       };
     } finally {
       this.#unlock();

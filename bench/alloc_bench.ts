@@ -8,13 +8,8 @@
  * - `new Uint8Array(n)`: the baseline, a fresh zeroed buffer;
  * - `alloc(n)+free`: pagefrag's view form;
  * - `allocHandle(n)+free`: pagefrag's address form (no JS object);
- * - `handle floor(n)`: a bump pointer into one 32 KiB page plus a per-page
- *   reference count in an `Int32Array` (bulk bias on the page, a decrement
- *   on free, recycle in place when the page is exhausted): the least work any
- *   refcounted page allocator can do, with no validation at all;
- * - `view floor(n)`: the same plus `new Uint8Array(buffer, offset, n)`, the
- *   least a view-returning allocator can do. It frees by address, so the gap
- *   between it and `alloc(n)+free` includes finding a view's address.
+ * - `handle floor(n)` and `view floor(n)`: the least work any refcounted page
+ *   allocator can do, without and with a view (see `bench/floors.ts`).
  *
  * Every loop frees what it allocates, so pages recycle, and every result is
  * consumed with `do_not_optimize`. pagefrag does not zero recycled bytes
@@ -50,65 +45,15 @@ import process from "node:process";
 import { getHeapStatistics } from "node:v8";
 import { bench, do_not_optimize, measure, run, summary } from "mitata";
 import { createPageFragCache } from "../mod.ts";
+import { floorBodies } from "./floors.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||
   process.env.PAGEFRAG_QUICK === "1";
 const SIZES = [64, 256, 1500, 2048] as const;
 
-// ------------------------------------------------------------------ floors
-
-/** pagefrag's default largest page: 4096 << 3. */
-const FLOOR_PAGE_SHIFT = 15;
-const FLOOR_PAGE_BYTES = 1 << FLOOR_PAGE_SHIFT;
-/** The bulk reference a page gets on install (PAGE_FRAG_CACHE_MAX_SIZE + 1). */
-const FLOOR_BIAS = FLOOR_PAGE_BYTES + 1;
-
-/**
- * The floor: one page at address `FLOOR_PAGE_BYTES` (slot 1), a bump
- * pointer, a private bias, and the page's reference count in an
- * `Int32Array`. No size checks, no liveness checks, no second page.
- */
-class FloorAllocator {
-  readonly buffer = new ArrayBuffer(FLOOR_PAGE_BYTES);
-  readonly refs = new Int32Array(2);
-  readonly page = 1 << FLOOR_PAGE_SHIFT;
-  offset = 0;
-  bias = FLOOR_BIAS;
-
-  constructor() {
-    this.refs[1] = FLOOR_BIAS;
-  }
-
-  allocHandle(n: number): number {
-    if (this.offset + n > FLOOR_PAGE_BYTES) this.recycle();
-    const addr = this.page + this.offset;
-    this.offset += n;
-    this.bias--;
-    return addr;
-  }
-
-  free(addr: number): void {
-    if (--this.refs[addr >>> FLOOR_PAGE_SHIFT] === 0) {
-      throw new Error("floor: page released while the allocator holds it");
-    }
-  }
-
-  /** Give back the unused bias; every fragment is free, so reuse the page. */
-  recycle(): void {
-    if ((this.refs[1] -= this.bias) !== 0) {
-      throw new Error("floor: a fragment outlived its page");
-    }
-    this.refs[1] = FLOOR_BIAS;
-    this.bias = FLOOR_BIAS;
-    this.offset = 0;
-  }
-}
-
 // ------------------------------------------------------------- benchmarks
 
 const cache = createPageFragCache();
-const handleFloor = new FloorAllocator();
-const viewFloor = new FloorAllocator();
 
 interface Contender {
   readonly name: string;
@@ -118,6 +63,7 @@ interface Contender {
 }
 
 function contenders(n: number): Contender[] {
+  const floors = floorBodies(n);
   return [
     {
       name: `new Uint8Array(${n})`,
@@ -144,26 +90,8 @@ function contenders(n: number): Contender[] {
         cache.free(addr);
       },
     },
-    {
-      name: `view floor(${n})`,
-      label: "view floor",
-      fn: () => {
-        const addr = viewFloor.allocHandle(n);
-        do_not_optimize(
-          new Uint8Array(viewFloor.buffer, addr - viewFloor.page, n),
-        );
-        viewFloor.free(addr);
-      },
-    },
-    {
-      name: `handle floor(${n})`,
-      label: "handle floor",
-      fn: () => {
-        const addr = handleFloor.allocHandle(n);
-        do_not_optimize(addr);
-        handleFloor.free(addr);
-      },
-    },
+    { name: `view floor(${n})`, label: "view floor", fn: floors.view },
+    { name: `handle floor(${n})`, label: "handle floor", fn: floors.handle },
   ];
 }
 

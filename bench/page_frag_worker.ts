@@ -82,7 +82,7 @@ const ALIGN64: AllocOptions = Object.freeze({ align: 64 });
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const backend = attachBackend(init.backend);
-const arena = arenaBytes(backend);
+let arena = arenaBytes(backend);
 const ring = new SpscRing(init.ring);
 const i32 = ring.i32;
 let channel: MessagePort | undefined;
@@ -240,6 +240,7 @@ function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
       error = fail("out of memory");
       break;
     }
+    if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
     arena.set(msg, addr);
     arena[addr] = pushed & 255;
     while (!ring.tryPush(addr)) {
@@ -287,6 +288,7 @@ function ringMsgConsumer(run: number, n: number, size: number): ConsumerDone {
       }
       continue;
     }
+    if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
     if (arena[addr] !== (popped & 255) || arena[addr + size - 1] !== last) {
       bad++;
     }

@@ -29,6 +29,13 @@ import {
 } from "../backends/shared.ts";
 import { WasmBackend, type WasmBackendDescriptor } from "../backends/wasm.ts";
 import {
+  instrumentCacheClass,
+  InstrumentedBackend,
+  Sanitizer,
+  sanitizerOptionsFrom,
+} from "./sanitizer.ts";
+import { LeakDetector, leakOptionsFrom } from "./leaks.ts";
+import {
   type AlignmentPolicy,
   fixedAlignment,
   isValidAlign,
@@ -59,6 +66,13 @@ import {
  * | `TOKENS.Cache`            | a new `PageFragCache` on each resolve        |
  * | `TOKENS.NetdevCache`      | a new `NetdevFragCache` on each resolve      |
  * | `TOKENS.NapiCache`        | a new `NapiFragCache` on each resolve        |
+ * | `TOKENS.Sanitizer`        | the `Sanitizer`, or `null` when it is off    |
+ * | `TOKENS.LeakDetector`     | the `LeakDetector`, or `null` when it is off |
+ *
+ * When `TOKENS.Sanitizer` or `TOKENS.LeakDetector` resolves to an instance,
+ * the caches are instrumented subclasses of their flavour over an
+ * `InstrumentedBackend` wrapping `TOKENS.Backend`: register your own
+ * `Sanitizer` (say, with an `onReport` of your own) to plug it in.
  *
  * @example
  * ```ts
@@ -82,6 +96,8 @@ export const TOKENS: {
   readonly Cache: symbol;
   readonly NetdevCache: symbol;
   readonly NapiCache: symbol;
+  readonly Sanitizer: symbol;
+  readonly LeakDetector: symbol;
 } = Object.freeze({
   Options: Symbol.for("pagefrag.Options"),
   Backend: Symbol.for("pagefrag.Backend"),
@@ -91,7 +107,16 @@ export const TOKENS: {
   Cache: Symbol.for("pagefrag.Cache"),
   NetdevCache: Symbol.for("pagefrag.NetdevCache"),
   NapiCache: Symbol.for("pagefrag.NapiCache"),
+  Sanitizer: Symbol.for("pagefrag.Sanitizer"),
+  LeakDetector: Symbol.for("pagefrag.LeakDetector"),
 });
+
+/** The instrumented subclass of each flavour (used when the sanitizer or leak detector is on). */
+const Instrumented = {
+  cache: instrumentCacheClass(PageFragCache),
+  napi: instrumentCacheClass(NapiFragCache),
+  netdev: instrumentCacheClass(NetdevFragCache),
+};
 
 /**
  * The part of a tsyringe `DependencyContainer` pagefrag uses: any tsyringe
@@ -227,6 +252,8 @@ function validate(options: PageFragOptions): PageFragOptions {
   if (o.zero !== undefined && typeof o.zero !== "boolean") {
     throw badOption(`zero must be a boolean, got ${show(o.zero)}`);
   }
+  sanitizerOptionsFrom(o.sanitize);
+  leakOptionsFrom(o.leakDetection);
   if (typeof o.align !== "object") alignmentFrom(o);
   const b = o.backend;
   if (
@@ -279,10 +306,43 @@ export function registerPageFrag<C extends PageFragContainer>(
   container.register(TOKENS.PfmemallocPolicy, {
     useFactory: (c) => pfmemallocFrom(opts(c)),
   });
+  // One sanitizer and one leak detector per registration, made on first use.
+  let sanitizer: Sanitizer | null | undefined;
+  let leaks: LeakDetector | null | undefined;
+  container.register(TOKENS.Sanitizer, {
+    useFactory: (c) => {
+      if (sanitizer !== undefined) return sanitizer;
+      const so = sanitizerOptionsFrom(opts(c).sanitize);
+      return sanitizer = so === undefined ? null : new Sanitizer(so);
+    },
+  });
+  container.register(TOKENS.LeakDetector, {
+    useFactory: (c) => {
+      if (leaks !== undefined) return leaks;
+      const lo = leakOptionsFrom(opts(c).leakDetection);
+      return leaks = lo === undefined ? null : new LeakDetector(lo);
+    },
+  });
+  // The instrumented wrapper of each backend (one per backend).
+  const wrappers = new WeakMap<MemoryBackend, InstrumentedBackend>();
+  const backendOf = (c: PageFragContainer): MemoryBackend => {
+    const raw = c.resolve<MemoryBackend>(TOKENS.Backend);
+    if (raw instanceof InstrumentedBackend) return raw;
+    const san = c.resolve<Sanitizer | null>(TOKENS.Sanitizer) ?? undefined;
+    const leak = c.resolve<LeakDetector | null>(TOKENS.LeakDetector) ??
+      undefined;
+    if (san === undefined && leak === undefined) return raw;
+    let w = wrappers.get(raw);
+    if (w === undefined) {
+      w = new InstrumentedBackend(raw, { sanitizer: san, leaks: leak });
+      wrappers.set(raw, w);
+    }
+    return w;
+  };
   // The three flavours are the same state machine over the same parts.
   const parts = (c: PageFragContainer) =>
     [
-      c.resolve<MemoryBackend>(TOKENS.Backend),
+      backendOf(c),
       c.resolve<AlignmentPolicy>(TOKENS.AlignmentPolicy),
       c.resolve<RefillPolicy>(TOKENS.RefillPolicy),
       c.resolve<PfmemallocPolicy>(TOKENS.PfmemallocPolicy),
@@ -291,21 +351,39 @@ export function registerPageFrag<C extends PageFragContainer>(
     cache.zero = opts(c).zero === true;
     return cache;
   };
+  // Plain classes unless the backend is instrumented: then the instrumented
+  // subclass of the same flavour (nothing changes on the plain hot path).
   container.register(TOKENS.Cache, {
-    useFactory: (c) => finish(new PageFragCache(...parts(c)), c),
+    useFactory: (c) => {
+      const p = parts(c);
+      const C = p[0] instanceof InstrumentedBackend
+        ? Instrumented.cache
+        : PageFragCache;
+      return finish(new C(...p), c);
+    },
   });
   container.register(TOKENS.NapiCache, {
-    useFactory: (c) => finish(new NapiFragCache(...parts(c)), c),
+    useFactory: (c) => {
+      const p = parts(c);
+      const C = p[0] instanceof InstrumentedBackend
+        ? Instrumented.napi
+        : NapiFragCache;
+      return finish(new C(...p), c);
+    },
   });
   container.register(TOKENS.NetdevCache, {
     useFactory: (c) => {
       const p = parts(c);
       // On a backend whose pages other workers can free, keep the state in
-      // shared memory so other workers can use this very cache too.
+      // shared memory so other workers can use this very cache too. (An
+      // instrumented backend has no share(): its caches stay private.)
       const shared = isShareable(p[0])
         ? new SharedArrayBuffer(NetdevFragCache.stateBytes)
         : undefined;
-      return finish(new NetdevFragCache(...p, shared), c);
+      const C = p[0] instanceof InstrumentedBackend
+        ? Instrumented.netdev
+        : NetdevFragCache;
+      return finish(new C(...p, shared), c);
     },
   });
   return container;

@@ -8,9 +8,11 @@
  * | `EINVAL_ALIGN`  | alignment is not a power of two in `1 .. pageSize`             |
  * | `EINVAL_OPTION` | an option is unknown, of the wrong type or out of range        |
  * | `EFOREIGN`      | a view or address this allocator did not hand out             |
- * | `EDOUBLEFREE`   | a fragment whose page is no longer live                        |
+ * | `EDOUBLEFREE`   | a fragment whose page is no longer live; with the sanitizer, any fragment freed twice |
  * | `ESTATE`        | commit without prepare, commit past the prepared size, abort of anything but the latest fragment |
  * | `ECONTEXT`      | a napi cache used outside its poll scope                       |
+ * | `EUSEAFTERFREE` | sanitizer: a write into a freed fragment or a page that went back (its poison changed) |
+ * | `EOVERFLOW`     | sanitizer: a write past the end of a fragment (its red zone, or bytes no fragment owns) |
  *
  * @example Switch on a code
  * ```ts
@@ -33,7 +35,9 @@ export type PageFragErrorCode =
   | "EFOREIGN"
   | "EDOUBLEFREE"
   | "ESTATE"
-  | "ECONTEXT";
+  | "ECONTEXT"
+  | "EUSEAFTERFREE"
+  | "EOVERFLOW";
 
 /**
  * The one error type pagefrag throws for misuse. `code` is stable across

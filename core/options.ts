@@ -8,6 +8,8 @@ import { PageFragError } from "./errors.ts";
 import type { AlignmentPolicy } from "../policies/alignment.ts";
 import type { RefillPolicy } from "../policies/refill.ts";
 import type { PfmemallocPolicy } from "../policies/pfmemalloc.ts";
+import type { SanitizerOptions } from "./sanitizer.ts";
+import type { LeakDetectionLevel, LeakDetectorOptions } from "./leaks.ts";
 
 /**
  * The shape of a backend's memory: page geometry, budget and reserve.
@@ -45,7 +47,7 @@ export interface BackendOptions {
  * ```
  */
 export interface PageFragOptions extends BackendOptions {
-  /** Where pages come from. Default `"heap"`; `"shared"` and `"wasm"` come in a later version. */
+  /** Where pages come from: `"heap"` (default), `"shared"` (a fresh SharedArrayBuffer arena), `"wasm"` (a fresh shared WebAssembly.Memory) or a backend instance. */
   backend?: "heap" | "shared" | "wasm" | MemoryBackend;
   /** Default start alignment of fragments: a power of two, or a policy. Default 1. */
   align?: number | AlignmentPolicy;
@@ -55,6 +57,18 @@ export interface PageFragOptions extends BackendOptions {
   pfmemalloc?: "kernel" | "deny" | PfmemallocPolicy;
   /** Clear every fragment `alloc`/`allocHandle` hands out (`__GFP_ZERO`). Default false. */
   zero?: boolean;
+  /**
+   * Turn on the sanitizer (`true`, or its options): poisoned free memory,
+   * red zones, precise double frees, allocation and free sites. Costs
+   * nothing when off (the default). See `Sanitizer`.
+   */
+  sanitize?: boolean | SanitizerOptions;
+  /**
+   * Report fragment views garbage-collected without being freed: `"off"`
+   * (the default), `"sampled"` (one view in 128), `"all"`, or options.
+   * See `LeakDetector`.
+   */
+  leakDetection?: LeakDetectionLevel | LeakDetectorOptions;
 }
 
 /**
@@ -89,6 +103,8 @@ const OPTION_KEYS = new Set([
   "refill",
   "pfmemalloc",
   "zero",
+  "sanitize",
+  "leakDetection",
 ]);
 
 function bad(message: string): PageFragError {

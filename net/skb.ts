@@ -13,11 +13,43 @@ import { PageFragError } from "../core/errors.ts";
 import type { NapiFragCache } from "../core/napi.ts";
 import type { NetdevFragCache } from "../core/netdev.ts";
 
-/** Most page fragments one skb carries (`MAX_SKB_FRAGS`). */
+/**
+ * Most page fragments one skb carries (`MAX_SKB_FRAGS`).
+ *
+ * @example
+ * ```ts
+ * import { MAX_SKB_FRAGS } from "@pagefrag/pagefrag";
+ *
+ * if (MAX_SKB_FRAGS !== 17) throw new Error();
+ * ```
+ */
 export const MAX_SKB_FRAGS = 17;
-/** Default headroom reserved before the data (`NET_SKB_PAD`). */
+/**
+ * Default headroom reserved before the data (`NET_SKB_PAD`).
+ *
+ * @example
+ * ```ts
+ * import { NET_SKB_PAD, netdevAllocSkb } from "@pagefrag/pagefrag";
+ *
+ * const skb = netdevAllocSkb(1000)!;
+ * if (skb.headroom !== NET_SKB_PAD) throw new Error();
+ * skb.free();
+ * ```
+ */
 export const NET_SKB_PAD = 64;
-/** Heads of at most this many bytes (headroom included) use a plain allocation, as the kernel uses kmalloc. */
+/**
+ * Heads of at most this many bytes (headroom included) use a plain
+ * allocation, as the kernel uses kmalloc for small heads.
+ *
+ * @example
+ * ```ts
+ * import { NET_SKB_PAD, netdevAllocSkb, SKB_SMALL_HEAD } from "@pagefrag/pagefrag";
+ *
+ * const skb = netdevAllocSkb(SKB_SMALL_HEAD - NET_SKB_PAD)!;
+ * if (skb.headAddr !== 0) throw new Error("plain head");
+ * skb.free();
+ * ```
+ */
 export const SKB_SMALL_HEAD = 256;
 
 /**

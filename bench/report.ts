@@ -1,0 +1,476 @@
+/**
+ * Turn the suite's results files into `BENCHMARKS.md` and
+ * `bench/results/chart.svg` (drawn here, no chart library): every
+ * `bench/results/<runtime>.json` present (deno, bun, node) becomes a column.
+ * `bench/suite.ts` calls {@linkcode writeReport} after each full run; run this
+ * file to regenerate both from the files alone, on any runtime:
+ *
+ * ```sh
+ * deno run -A bench/report.ts
+ * ```
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { MAIN_SIZE, SIZES } from "./contenders.ts";
+import { KERNEL } from "./page_frag_selftest.ts";
+import {
+  avgByLabel,
+  type ResultsFile,
+  type RuntimeName,
+  RUNTIMES,
+} from "./results_file.ts";
+import { cell, TARGETS } from "./targets.ts";
+
+/** The project's root directory. */
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** Where results files live. */
+export const RESULTS_DIR: string = fileURLToPath(
+  new URL("./results/", import.meta.url),
+);
+/** The generated page. */
+export const BENCHMARKS_MD: string = fileURLToPath(
+  new URL("../BENCHMARKS.md", import.meta.url),
+);
+
+const TITLE: Record<RuntimeName, string> = {
+  deno: "Deno",
+  bun: "Bun",
+  node: "Node",
+};
+/** The command that runs the suite on each runtime. */
+export const COMMANDS: Record<RuntimeName, string> = {
+  deno: "deno task bench",
+  bun: "bun run bench",
+  node: "npm run bench:node",
+};
+const COLOR: Record<RuntimeName, string> = {
+  deno: "#3b6fb6",
+  bun: "#d9822b",
+  node: "#4a9c4a",
+};
+
+export type Results = Partial<Record<RuntimeName, ResultsFile>>;
+
+/** Every `<runtime>.json` in `dir`. */
+export function loadResults(dir: string = RESULTS_DIR): Results {
+  const out: Results = {};
+  for (const rt of RUNTIMES) {
+    const path = resolve(dir, `${rt}.json`);
+    if (existsSync(path)) {
+      out[rt] = JSON.parse(readFileSync(path, "utf8")) as ResultsFile;
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------- formatting
+
+/** Nanoseconds, with as many digits as they deserve. */
+export function ns(t: number): string {
+  if (!Number.isFinite(t)) return "-";
+  if (t < 10) return t.toFixed(2);
+  if (t < 100) return t.toFixed(1);
+  return Math.round(t).toLocaleString("en-US");
+}
+
+const ratio = (r: number) =>
+  !Number.isFinite(r) ? "-" : r >= 10 ? `${r.toFixed(1)}x` : `${r.toFixed(2)}x`;
+
+function bytes(n: number | null): string {
+  if (n === null) return "-";
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** A markdown table: the first column left-aligned, the rest right-aligned unless `left`. */
+function mdTable(head: string[], rows: string[][], left = false): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [
+    line(head),
+    line(head.map((_, i) => (i === 0 || left ? "---" : "---:"))),
+    ...rows.map(line),
+  ].join("\n");
+}
+
+/** The runtimes present, in order. */
+function present(results: Results): RuntimeName[] {
+  return RUNTIMES.filter((rt) => results[rt] !== undefined);
+}
+
+/** Labels of the contenders at `size`, in the order the suite ran them. */
+function labels(results: Results, size: number): string[] {
+  const seen: string[] = [];
+  for (const rt of present(results)) {
+    for (const c of results[rt]!.pagefrag.contenders) {
+      if (c.size === size && !seen.includes(c.label)) seen.push(c.label);
+    }
+  }
+  return seen;
+}
+
+// --------------------------------------------------------------- markdown
+
+/** The allocation table for `size`: ns per alloc + free, and x new Uint8Array. */
+export function allocTable(results: Results, size: number): string {
+  const rts = present(results);
+  const rows = labels(results, size).map((label) => [
+    label,
+    ...rts.map((rt) => {
+      const f = results[rt]!;
+      const t = avgByLabel(f, label, size);
+      const base = avgByLabel(f, "new Uint8Array", size);
+      return `${ns(t)} ns (${ratio(base / t)})`;
+    }),
+  ]);
+  return mdTable(["contender", ...rts.map((rt) => TITLE[rt])], rows);
+}
+
+/** The targets table: every target, per runtime, measured and met or not. */
+export function targetsTable(results: Results): string {
+  const rts = present(results);
+  const rows = TARGETS.map((t) => [
+    t.text,
+    ...rts.map((rt) =>
+      t.runtimes.includes(rt) ? cell(t.evaluate(results[rt]!), t.unit) : "n/a"
+    ),
+  ]);
+  return mdTable(["target", ...rts.map((rt) => TITLE[rt])], rows, true);
+}
+
+/** The churn table of one results file. */
+export function churnTable(file: ResultsFile): string {
+  const rows = file.pagefrag.churn.map((c) => [
+    c.name,
+    ns(c.nsPerOp),
+    c.gc === null ? "n/a" : `${c.gc.count} / ${c.gc.ms.toFixed(1)} ms`,
+    bytes(c.peakLiveBytes),
+    bytes(c.peakReservedBytes),
+    c.pageRequests === null ? "-" : c.pageRequests.toLocaleString("en-US"),
+    c.newPages === null ? "-" : c.newPages.toLocaleString("en-US"),
+    c.recycledInPlace === null
+      ? "-"
+      : c.recycledInPlace.toLocaleString("en-US"),
+    c.ok ? "yes" : "NO",
+  ]);
+  return mdTable([
+    "contender",
+    "ns/op",
+    "GCs / GC time",
+    "peak live",
+    "peak reserved",
+    "page requests",
+    "new pages",
+    "recycled in place",
+    "all pages back",
+  ], rows);
+}
+
+/** The cross-worker table: every mode and the message hand-off, per runtime. */
+export function crossWorkerTable(results: Results): string {
+  const rts = present(results).filter((rt) =>
+    results[rt]!.pagefrag.crossWorker !== null
+  );
+  if (rts.length === 0) return "(no cross-worker results)";
+  const first = results[rts[0]]!.pagefrag.crossWorker!;
+  const rows = first.modes.map((m, i) => {
+    const k = m.align === 1
+      ? first.kernel.nonAlignedNs
+      : first.kernel.alignedNs;
+    return [
+      `${m.len} B, ${m.align === 1 ? "not aligned" : "aligned to 64"}`,
+      ns(k),
+      ...rts.map((rt) => {
+        const r = results[rt]!.pagefrag.crossWorker!.modes[i];
+        return `${ns(r.nsPerPair)} (${ratio(r.nsPerPair / k)})`;
+      }),
+    ];
+  });
+  rows.push([
+    "256 B message: address on the ring / postMessage",
+    "-",
+    ...rts.map((rt) => {
+      const x = results[rt]!.pagefrag.crossWorker!;
+      return `${ns(x.messages[0].nsPerMsg)} / ${ns(x.messages[1].nsPerMsg)} (${
+        ratio(x.postMessageOverRing)
+      } cheaper)`;
+    }),
+  ]);
+  return mdTable(
+    ["ns per alloc+free pair", "kernel", ...rts.map((rt) => TITLE[rt])],
+    rows,
+  );
+}
+
+/** `BENCHMARKS.md` for `results`; `chartPath` relative to the page. */
+export function renderMarkdown(results: Results, chartPath: string): string {
+  const rts = present(results);
+  const out: string[] = [];
+  out.push(
+    "# Benchmarks",
+    "",
+    "<!-- Generated by bench/report.ts from bench/results/*.json: do not edit by hand. -->",
+    "",
+    "pagefrag side by side with its peers, on one machine. Each column comes from one command,",
+    "which runs `bench/suite.ts` (mitata, one process per runtime, every ratio against baselines",
+    "measured in the same process), writes `bench/results/<runtime>.json` (mitata's JSON format",
+    "plus a `pagefrag` section) and regenerates this page and the chart from every results file",
+    "present. Measure on your own machine: these are one machine's numbers.",
+    "",
+    mdTable(
+      [
+        "runtime",
+        "command",
+        "version",
+        "CPU",
+        "date",
+        "load (1 min) at start",
+        "suite time",
+      ],
+      rts.map((rt) => {
+        const p = results[rt]!.pagefrag;
+        return [
+          TITLE[rt],
+          `\`${p.command}\``,
+          p.runtimeVersion,
+          `${p.cpu} (${p.cpus} CPUs)`,
+          p.date.slice(0, 16).replace("T", " "),
+          p.loadAverage === null ? "-" : p.loadAverage.toFixed(2),
+          `${p.seconds.toFixed(0)} s`,
+        ];
+      }),
+      true,
+    ),
+    "",
+    `![alloc + free of ${MAIN_SIZE} B, ns per operation, per runtime](${chartPath})`,
+    "",
+    "## Targets",
+    "",
+    `Allocation targets: ${MAIN_SIZE}-byte fragments on the heap backend (the default), for each flavour`,
+    "(napi, netdev). ✓ met, ✗ missed. Ratios are of mitata's averages.",
+    "",
+    targetsTable(results),
+    "",
+    "## Allocate + free",
+    "",
+    "Average ns per alloc + free (mitata's average per iteration, divided by the 64 pairs",
+    "every iteration runs), and in brackets how many times faster than `new Uint8Array(n)` in",
+    "the same process (above 1 is faster). Each pagefrag contender is",
+    "`<backend> <flavour> <form>`: `alloc` returns a `Uint8Array` and is freed by view,",
+    "`allocHandle` returns an address and is freed by address. The floors are the least work",
+    "any refcounted page allocator can do (`bench/floors.ts`). Budgets: mitata measures each",
+    `benchmark for ${
+      rts.map((rt) => `${results[rt]!.pagefrag.budgetMs} ms`).filter((
+        v,
+        i,
+        a,
+      ) => a.indexOf(v) === i).join(" / ")
+    } of CPU time (see \`bench/mitata_budget.ts\`).`,
+    "",
+  );
+  for (const size of [MAIN_SIZE, ...SIZES.filter((s) => s !== MAIN_SIZE)]) {
+    out.push(`### ${size} B`, "", allocTable(results, size), "");
+  }
+  out.push(
+    "## Churn",
+    "",
+    "A packet-size mix (64, 576 and 1500 bytes at 7:4:1) with random short lifetimes (each",
+    "operation frees a random one of 128 live buffers and allocates the next), replayed from",
+    "the same seeded script for every contender; pagefrag on a napi cache. *Page requests*:",
+    "backend `allocPage` calls after warm-up; *new pages*: of those, pages of new memory from",
+    "the engine (32 KiB pages; the heap backend makes a new `ArrayBuffer` for every page,",
+    "shared and wasm reuse freed pages); *recycled in place*: exhausted pages the cache reused",
+    "because every fragment was already free. GCs: `v8.GCProfiler` over the measured operations.",
+    "",
+  );
+  for (const rt of rts) {
+    const f = results[rt]!;
+    const c = f.pagefrag.churn[0];
+    out.push(
+      `### ${TITLE[rt]}${
+        c === undefined
+          ? ""
+          : ` (${c.ops.toLocaleString("en-US")} operations after warm-up)`
+      }`,
+      "",
+      churnTable(f),
+      "",
+    );
+  }
+  const x = rts.map((rt) => results[rt]!.pagefrag.crossWorker).find((x) =>
+    x !== null
+  );
+  out.push(
+    "## Cross-worker",
+    "",
+    "The kernel's page_frag self-test, ported (`bench/page_frag_test.ts`): a producer worker",
+    "allocates from its own cache on a shared backend and pushes addresses through a 512-slot",
+    "ring; a consumer worker frees them. ns per alloc+free pair, and in brackets against the",
+    `kernel series' cover letter (arm64, ${KERNEL.len}-byte fragments: ${
+      ns(KERNEL.alignedS * 1e9 / KERNEL.pairs)
+    } ns aligned, ${
+      ns(KERNEL.nonAlignedS * 1e9 / KERNEL.pairs)
+    } ns not aligned).`,
+    `The suite runs ${
+      x === undefined ? "?" : x.nrTest.toLocaleString("en-US")
+    } pairs per mode (the command line's default is 2,000,000).`,
+    "",
+    crossWorkerTable(results),
+    "",
+  );
+  return out.join("\n");
+}
+
+// ------------------------------------------------------------------ chart
+
+function esc(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(
+    ">",
+    "&gt;",
+  );
+}
+
+/**
+ * The main comparison as SVG: alloc + free of `MAIN_SIZE` bytes, one row per
+ * contender, one bar per runtime, log scale (shorter is faster).
+ */
+export function renderChart(results: Results): string {
+  const rts = present(results);
+  const rows = labels(results, MAIN_SIZE);
+  const labelW = 190, plotW = 560, right = 70, top = 58, bar = 9, gap = 10;
+  const rowH = Math.max(1, rts.length) * bar + gap;
+  const height = top + rows.length * rowH + 40;
+  const width = labelW + plotW + right;
+  let max = 1;
+  for (const rt of rts) {
+    for (const l of rows) {
+      const t = avgByLabel(results[rt]!, l, MAIN_SIZE);
+      if (Number.isFinite(t)) max = Math.max(max, t);
+    }
+  }
+  const decades = Math.max(1, Math.ceil(Math.log10(max)));
+  const x = (t: number) =>
+    labelW + (Math.log10(Math.max(1, t)) / decades) * plotW;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${
+      width / 2
+    }" y="18" text-anchor="middle" font-size="14" font-weight="bold">alloc + free of ${MAIN_SIZE} B: ns per operation (log scale, shorter is faster)</text>`,
+  );
+  rts.forEach((rt, i) => {
+    const lx = labelW + i * 150;
+    out.push(
+      `<rect x="${lx}" y="30" width="12" height="12" fill="${COLOR[rt]}"/>`,
+      `<text x="${lx + 16}" y="40">${
+        esc(results[rt]!.pagefrag.runtimeVersion.split(" (")[0])
+      }</text>`,
+    );
+  });
+  for (let d = 0; d <= decades; d++) {
+    const gx = labelW + (d / decades) * plotW;
+    out.push(
+      `<line x1="${gx}" y1="${top - 4}" x2="${gx}" y2="${
+        top + rows.length * rowH
+      }" stroke="#dddddd"/>`,
+      `<text x="${gx}" y="${
+        top + rows.length * rowH + 14
+      }" text-anchor="middle" fill="#555555">${
+        (10 ** d).toLocaleString("en-US")
+      } ns</text>`,
+    );
+  }
+  rows.forEach((label, r) => {
+    const y0 = top + r * rowH;
+    out.push(
+      `<text x="${labelW - 6}" y="${
+        y0 + (rowH - gap) / 2 + 4
+      }" text-anchor="end">${esc(label)}</text>`,
+    );
+    rts.forEach((rt, i) => {
+      const t = avgByLabel(results[rt]!, label, MAIN_SIZE);
+      if (!Number.isFinite(t)) return;
+      const y = y0 + i * bar;
+      out.push(
+        `<rect x="${labelW}" y="${y}" width="${
+          (x(t) - labelW).toFixed(1)
+        }" height="${bar - 1}" fill="${COLOR[rt]}"><title>${TITLE[rt]} ${
+          esc(label)
+        }: ${ns(t)} ns</title></rect>`,
+        `<text x="${(x(t) + 3).toFixed(1)}" y="${
+          y + bar - 1.5
+        }" font-size="8" fill="#333333">${ns(t)}</text>`,
+      );
+    });
+  });
+  out.push(
+    `<text x="${labelW}" y="${
+      height - 8
+    }" fill="#555555">made by bench/report.ts from bench/results/*.json</text>`,
+    "</svg>",
+    "",
+  );
+  return out.join("\n");
+}
+
+/**
+ * Format generated files with the project's formatter (`deno fmt`), so that
+ * `deno fmt --check` stays clean: Deno's own binary, or the one the `deno`
+ * dev dependency installs. False (and the files as written) without one.
+ */
+export function formatGenerated(paths: string[]): boolean {
+  const deno = "Deno" in globalThis
+    ? process.execPath
+    : resolve(ROOT, "node_modules", ".bin", "deno");
+  if (!existsSync(deno)) return false;
+  const r = spawnSync(deno, ["fmt", "--quiet", ...paths], {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  return r.status === 0;
+}
+
+/**
+ * Regenerate `BENCHMARKS.md` and `chart.svg` from the results files in
+ * `dir`, and format them and the results files; returns the paths written
+ * (none when there are no results).
+ */
+export function writeReport(
+  dir: string = RESULTS_DIR,
+  mdPath: string = BENCHMARKS_MD,
+): string[] {
+  const results = loadResults(dir);
+  const rts = present(results);
+  if (rts.length === 0) return [];
+  const chart = resolve(dir, "chart.svg");
+  writeFileSync(chart, renderChart(results));
+  const chartLink = relative(dirname(mdPath), chart).replaceAll("\\", "/");
+  writeFileSync(mdPath, renderMarkdown(results, chartLink));
+  const json = rts.map((rt) => resolve(dir, `${rt}.json`));
+  if (!formatGenerated([mdPath, chart, ...json])) {
+    console.log(
+      "note: deno not found: run `deno fmt` on BENCHMARKS.md and bench/results/",
+    );
+  }
+  return [mdPath, chart];
+}
+
+if (
+  process.argv[1] !== undefined &&
+  resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+) {
+  const written = writeReport();
+  console.log(
+    written.length === 0
+      ? `no results in ${RESULTS_DIR}: run the suite first`
+      : `wrote ${written.join(" and ")}`,
+  );
+}

@@ -1,0 +1,23 @@
+/**
+ * The backend of `custom_backend.ts` against pagefrag's core contract suite
+ * and the policy invariants, as a plugin author would test theirs:
+ *
+ * ```sh
+ * deno test -A examples/custom_backend_test.ts
+ * npx bun test ./examples/custom_backend_test.ts
+ * npx tsx --test examples/custom_backend_test.ts
+ * ```
+ *
+ * In your own code import from `"pagefrag/testing"` (npm) or
+ * `"@pagefrag/pagefrag/testing"` (JSR).
+ *
+ * @module
+ */
+import { kernelRefill } from "../mod.ts";
+import { contractSuite, policySuite } from "../testing/contract.ts";
+import { MapBackend } from "./custom_backend.ts";
+
+contractSuite("map backend", (options) => new MapBackend(options));
+policySuite("kernel refill on the map backend", { refill: kernelRefill }, {
+  backend: (options) => new MapBackend(options),
+});
