@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createPageFragCache } from "../mod.ts";
 import { WasmBackend } from "../backends/wasm.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
-import { runPages, runRing, total } from "./workers/harness.ts";
+import { assertRingClean, runPages, total } from "./workers/harness.ts";
 
 contractSuite("wasm", (o) => new WasmBackend(o));
 
@@ -330,18 +330,7 @@ describe("wasm backend: sharing and misuse", () => {
 describe("wasm backend: workers", () => {
   it("two workers trade 1,000,000 fragments each through rings over a shared memory", async () => {
     const backend = new WasmBackend({ maxBytes: 256 << 20 });
-    const results = await runRing(backend, 1_000_000, 654_321);
-    for (const r of results) {
-      assert.equal(r.sent, 1_000_000);
-      assert.equal(r.received, 1_000_000);
-      assert.equal(r.nulls, 0);
-    }
-    assert.deepEqual(results[0].corrupt, [], "worker 1's fragments intact");
-    assert.deepEqual(results[1].corrupt, [654_321], "only the planted flip");
-    const s = backend.stats();
-    assert.equal(s.bytesInUse, 0);
-    assert.equal(s.pagesInUse, 0);
-    assert.equal(s.pagesAllocated, s.pagesFreed);
+    await assertRingClean(backend, 1_000_000, 654_321);
   });
 
   it("concurrent page allocation: no page handed out twice, budget kept, 0 on exhaustion", async () => {

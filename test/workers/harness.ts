@@ -5,6 +5,7 @@
  */
 import type { SharedBackend } from "../../backends/shared.ts";
 import type { WasmBackend } from "../../backends/wasm.ts";
+import assert from "node:assert/strict";
 import { runWorkers } from "../worker_util.ts";
 import {
   ctlBytes,
@@ -63,4 +64,31 @@ export function runPages(
 /** Sum one numeric field over the workers' results. */
 export function total<T>(results: T[], key: keyof T): number {
   return results.reduce((n, r) => n + (r[key] as number), 0);
+}
+
+/**
+ * Run the ring test with one planted corruption and check its outcome:
+ * every fragment crossed, only the planted flip was seen, and every page
+ * went back.
+ */
+export async function assertRingClean(
+  backend: SharedBackend | WasmBackend,
+  count: number,
+  planted: number,
+): Promise<void> {
+  // Worker 0 flips one byte of its fragment `planted` on purpose: worker 1
+  // must report exactly that one (so the check is live), and nothing else.
+  const results = await runRing(backend, count, planted);
+  for (const r of results) {
+    assert.equal(r.sent, count);
+    assert.equal(r.received, count);
+    assert.equal(r.nulls, 0);
+  }
+  assert.deepEqual(results[0].corrupt, [], "worker 1's fragments intact");
+  assert.deepEqual(results[1].corrupt, [planted], "only the planted flip");
+  const s = backend.stats();
+  assert.equal(s.bytesInUse, 0);
+  assert.equal(s.pagesInUse, 0);
+  assert.equal(s.pagesAllocated, s.pagesFreed);
+  assert.ok(s.pagesAllocated > 1000);
 }
