@@ -8,15 +8,10 @@
  */
 import {
   type AllocOptions,
-  type CacheState,
   PageFragCache,
   type PreparedFragment,
 } from "./cache.ts";
-import type { MemoryBackend } from "./backend.ts";
 import { PageFragError } from "./errors.ts";
-import type { AlignmentPolicy } from "../policies/alignment.ts";
-import type { RefillPolicy } from "../policies/refill.ts";
-import type { PfmemallocPolicy } from "../policies/pfmemalloc.ts";
 
 function outsidePoll(what: string): PageFragError {
   return new PageFragError(
@@ -47,30 +42,12 @@ function outsidePoll(what: string): PageFragError {
  * });
  * napi.free(received);                 // any context
  * ```
+ *
+ * Its constructor is `PageFragCache`'s: `new NapiFragCache(backend,
+ * alignment, refillPolicy, pfmemallocPolicy)`; the DI root calls it.
  */
 export class NapiFragCache extends PageFragCache {
   #depth = 0;
-
-  /**
-   * Assemble a napi cache from its collaborators (the DI root calls this).
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend, kernelPfmemalloc, kernelRefill, NapiFragCache, noAlignment } from "@pagefrag/pagefrag";
-   *
-   * const napi = new NapiFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc);
-   * napi.poll(() => napi.free(napi.allocHandle(64)!));
-   * ```
-   */
-  constructor(
-    backend: MemoryBackend,
-    alignment: AlignmentPolicy,
-    refillPolicy: RefillPolicy,
-    pfmemallocPolicy: PfmemallocPolicy,
-    state?: CacheState,
-  ) {
-    super(backend, alignment, refillPolicy, pfmemallocPolicy, state);
-  }
 
   /**
    * Run `fn` inside this cache's poll scope and return its result. Polls
