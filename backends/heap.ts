@@ -378,10 +378,14 @@ export class HeapBackend implements MemoryBackend {
    * ```
    */
   free(addr: number): void {
-    const slot = this.#liveSlot(addr, "free()");
-    const r = this.#refs[slot] - 1;
-    if (r === 0) this.#release(slot);
-    else this.#refs[slot] = r;
+    const head = this.#heads[addr >>> this.#pageShift];
+    if (head > 0 && (addr >>> 0) === addr) {
+      const r = this.#refs[head] - 1;
+      if (r > 0) this.#refs[head] = r;
+      else this.#release(head); // r is 0: a live page holds at least 1
+      return;
+    }
+    this.#liveSlot(addr, "free()"); // throws EFOREIGN or EDOUBLEFREE
   }
 
   /**

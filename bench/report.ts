@@ -230,7 +230,7 @@ export function renderMarkdown(results: Results, chartPath: string): string {
         "version",
         "CPU",
         "date",
-        "load (1 min) at start",
+        "CPUs busy before the start",
         "suite time",
       ],
       rts.map((rt) => {
@@ -241,7 +241,7 @@ export function renderMarkdown(results: Results, chartPath: string): string {
           p.runtimeVersion,
           `${p.cpu} (${p.cpus} CPUs)`,
           p.date.slice(0, 16).replace("T", " "),
-          p.loadAverage === null ? "-" : p.loadAverage.toFixed(2),
+          p.busyAtStart === null ? "-" : `${Math.round(p.busyAtStart * 100)}%`,
           `${p.seconds.toFixed(0)} s`,
         ];
       }),

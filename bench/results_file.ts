@@ -45,8 +45,8 @@ export interface PagefragSection {
   budgetMs: number;
   /** Alloc + free pairs per benchmark iteration: mitata's times are per this many. */
   batch: number;
-  /** Load average (1 min) when the run started, or null where unknown. */
-  loadAverage: number | null;
+  /** Share of the CPUs' time in use (0..1) just before the run, or null where unknown. */
+  busyAtStart: number | null;
   /** Seconds the whole suite took. */
   seconds: number;
   contenders: ContenderInfo[];

@@ -47,7 +47,7 @@
  */
 import "./expose_gc.ts"; // first: mitata looks for gc when it is imported
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, loadavg } from "node:os";
+import { cpus } from "node:os";
 import { resolve } from "node:path";
 import process from "node:process";
 import { barplot, bench, measure, run, summary } from "mitata";
@@ -69,6 +69,7 @@ import {
 import { loadCopies } from "./isolate.ts";
 import { mitataHeapReader, mitataJson, withBudget } from "./mitata_budget.ts";
 import {
+  measureBusy,
   reportPageFragTest,
   runPageFragTest,
   table,
@@ -115,18 +116,22 @@ function parseArgs(argv: string[]) {
 
 const o = parseArgs(process.argv.slice(2));
 const started = performance.now();
-const load = loadavg()[0];
-const loadAverage = load > 0 ? load : null; // 0 where the OS does not tell
+// How busy the CPUs are before we start (other processes: the figures are
+// only as quiet as the machine). /proc/stat over 300 ms where there is one.
+const busy = o.quick ? NaN : await measureBusy(300);
+const busyAtStart = Number.isNaN(busy) ? null : busy;
 const cpuName = cpus()[0]?.model.trim() ?? "unknown CPU";
 
 console.log(
   `pagefrag backend comparison on ${runtimeVersion()}, ${cpus().length} x ${cpuName}` +
-    (loadAverage === null ? "" : `, load average ${loadAverage.toFixed(2)}`) +
+    (busyAtStart === null
+      ? ""
+      : `, CPUs ${Math.round(busyAtStart * 100)}% busy before the start`) +
     (o.quick ? " (--quick: smoke run, rough numbers, nothing written)" : ""),
 );
-if (loadAverage !== null && loadAverage > 0.5 * cpus().length) {
+if (busyAtStart !== null && busyAtStart > 0.25) {
   console.log(
-    "note: the machine is busy; figures will be noisy (run again when it is idle)",
+    "note: other processes are using the CPUs; figures will be noisy (run again when the machine is idle)",
   );
 }
 
@@ -290,7 +295,7 @@ const file: ResultsFile = {
     command: COMMANDS[RUNTIME],
     budgetMs: o.quick ? 2 : o.budgetMs,
     batch: BATCH,
-    loadAverage,
+    busyAtStart,
     seconds: 0,
     contenders: groups.flat().map(info),
     churn,
