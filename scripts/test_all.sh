@@ -65,6 +65,11 @@ deno run -A bench/page_frag_test.ts --quick >/dev/null
 bun bench/page_frag_test.ts --quick >/dev/null
 node --import tsx bench/page_frag_test.ts --quick >/dev/null
 
+step "the benchmark suite (smoke, --quick: every benchmark once, nothing written)"
+deno run -A bench/suite.ts --quick >/dev/null
+bun bench/suite.ts --quick >/dev/null
+node --import tsx bench/suite.ts --quick >/dev/null
+
 step "node --test (through tsx)"
 node --import tsx --test "${tests[@]}"
 
