@@ -52,7 +52,8 @@
  * @module
  */
 import process from "node:process";
-import { bench, do_not_optimize, measure, run, summary } from "mitata";
+import { do_not_optimize } from "mitata";
+import { runMatrix } from "./matrix.ts";
 import {
   HeapBackend,
   kernelPfmemalloc,
@@ -216,52 +217,17 @@ const FORMS: readonly Form[] = [
 
 const nameOf = (row: Row, form: Form) => `${row}: ${BATCH}x ${form.op}+free`;
 
-// Warm every contender first: mitata times a benchmark call by call, timer
-// included, when its first call takes over 500 µs, and the first calls
-// compile the caches' paths and take a page.
-for (const form of FORMS) {
-  for (const row of ROWS) {
-    const fn = form.fns[row];
-    for (let i = 0; i < 10_000; i++) fn();
-  }
-}
-
 /** Average ns per benchmark call (one batch), by benchmark name. */
-const results = new Map<string, number>();
-
-if (QUICK) {
-  console.log(
-    "== napi vs netdev (--quick: mitata measure(), 50 ms each, rough " +
-      "numbers; run without --quick for the full mitata report) ==",
-  );
-  for (const form of FORMS) {
-    for (const row of ROWS) {
-      const name = nameOf(row, form);
-      const stats = await measure(form.fns[row], { min_cpu_time: 50e6 });
-      results.set(name, stats.avg);
-      console.log(
-        `  ${name.padEnd(48)} ${stats.avg.toFixed(1).padStart(9)} ns/iter`,
-      );
-    }
-  }
-} else {
-  console.log(
-    `== napi vs netdev (mitata; each iteration is ${BATCH} alloc+free ` +
-      `pairs, napi entering its poll scope once per iteration) ==`,
-  );
-  for (const form of FORMS) {
-    summary(() => {
-      for (const row of ROWS) {
-        bench(nameOf(row, form), form.fns[row]).baseline(row === "napi");
-      }
-    });
-  }
-  const { benchmarks } = await run();
-  for (const trial of benchmarks) {
-    const stats = trial.runs[0]?.stats;
-    if (stats !== undefined) results.set(trial.alias, stats.avg);
-  }
-}
+const results = await runMatrix({
+  rows: ROWS,
+  forms: FORMS,
+  baseline: "napi",
+  nameOf,
+  quick: QUICK,
+  title:
+    `napi vs netdev (mitata; each iteration is ${BATCH} alloc+free pairs, napi entering its poll scope once per iteration)`,
+  warmup: 10_000,
+});
 
 // --------------------------------------------------------------- report
 

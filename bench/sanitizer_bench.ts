@@ -31,7 +31,8 @@
  * @module
  */
 import process from "node:process";
-import { bench, do_not_optimize, measure, run, summary } from "mitata";
+import { do_not_optimize } from "mitata";
+import { runMatrix } from "./matrix.ts";
 import { createPageFragCache, type PageFragCache } from "../mod.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||
@@ -143,38 +144,16 @@ const FORMS = [
 type Form = typeof FORMS[number];
 const nameOf = (row: Row, form: Form) => `${row}: ${BATCH}x ${form.op}+free`;
 
-// Warm up: compile every path and take each cache's page.
-for (const form of FORMS) {
-  for (const row of ROWS) for (let i = 0; i < 2000; i++) form.fns[row]();
-}
-
 /** Average ns per benchmark call (one batch), by name. */
-const results = new Map<string, number>();
-if (QUICK) {
-  console.log("== sanitizer cost (--quick: mitata measure(), 50 ms each) ==");
-  for (const form of FORMS) {
-    for (const row of ROWS) {
-      const stats = await measure(form.fns[row], { min_cpu_time: 50e6 });
-      results.set(nameOf(row, form), stats.avg);
-    }
-  }
-} else {
-  console.log(
-    `== sanitizer cost (mitata; each iteration is ${BATCH} alloc+free pairs) ==`,
-  );
-  for (const form of FORMS) {
-    summary(() => {
-      for (const row of ROWS) {
-        bench(nameOf(row, form), form.fns[row]).baseline(row === "off");
-      }
-    });
-  }
-  const { benchmarks } = await run();
-  for (const trial of benchmarks) {
-    const stats = trial.runs[0]?.stats;
-    if (stats !== undefined) results.set(trial.alias, stats.avg);
-  }
-}
+const results = await runMatrix({
+  rows: ROWS,
+  forms: FORMS,
+  baseline: "off",
+  nameOf,
+  quick: QUICK,
+  title: `sanitizer cost (mitata; each iteration is ${BATCH} alloc+free pairs)`,
+  warmup: 2000,
+});
 
 function perOp(row: Row, form: Form): number {
   const avg = results.get(nameOf(row, form));
