@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createPageFragCache, pageFragFree } from "../mod.ts";
 import { SharedBackend } from "../backends/shared.ts";
 import { contractSuite, prng, throwsCode } from "./contract.ts";
-import { assertRingClean, runPages, total } from "./workers/harness.ts";
+import { assertPagesClean, assertRingClean } from "./workers/harness.ts";
 
 contractSuite("shared", (o) => new SharedBackend(o));
 
@@ -319,19 +319,6 @@ describe("shared backend: workers", () => {
     const maxBytes = 512 * 1024;
     const reserveBytes = 64 * 1024;
     const backend = new SharedBackend({ maxBytes, reserveBytes });
-    const results = await runPages(backend, 200_000);
-    assert.equal(total(results, "doubleHandouts"), 0);
-    assert.equal(total(results, "misaligned"), 0);
-    assert.equal(total(results, "stampErrors"), 0);
-    assert.equal(total(results, "budgetViolations"), 0);
-    assert.ok(total(results, "failures") > 0, "the budget was exhausted");
-    assert.ok(total(results, "reserveAllocs") > 0, "the reserve was used");
-    const s = backend.stats();
-    assert.equal(s.pageFailures, total(results, "failures"));
-    assert.equal(s.pagesAllocated, total(results, "allocs"));
-    assert.equal(s.pagesFreed, s.pagesAllocated);
-    assert.ok(s.peakBytesInUse <= maxBytes + reserveBytes);
-    assert.equal(s.bytesInUse, 0);
-    assert.equal(s.reserveInUse, 0);
+    await assertPagesClean(backend, 200_000, maxBytes, reserveBytes);
   });
 });

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { createPageFragCache } from "../mod.ts";
 import { WasmBackend } from "../backends/wasm.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
-import { assertRingClean, runPages, total } from "./workers/harness.ts";
+import { assertPagesClean, assertRingClean } from "./workers/harness.ts";
 
 contractSuite("wasm", (o) => new WasmBackend(o));
 
@@ -337,16 +337,6 @@ describe("wasm backend: workers", () => {
     const maxBytes = 512 * 1024;
     const reserveBytes = 64 * 1024;
     const backend = new WasmBackend({ maxBytes, reserveBytes });
-    const results = await runPages(backend, 100_000);
-    assert.equal(total(results, "doubleHandouts"), 0);
-    assert.equal(total(results, "misaligned"), 0);
-    assert.equal(total(results, "stampErrors"), 0);
-    assert.equal(total(results, "budgetViolations"), 0);
-    assert.ok(total(results, "failures") > 0, "the budget was exhausted");
-    const s = backend.stats();
-    assert.equal(s.pageFailures, total(results, "failures"));
-    assert.equal(s.pagesAllocated, total(results, "allocs"));
-    assert.ok(s.peakBytesInUse <= maxBytes + reserveBytes);
-    assert.equal(s.bytesInUse, 0);
+    await assertPagesClean(backend, 100_000, maxBytes, reserveBytes);
   });
 });

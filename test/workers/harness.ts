@@ -92,3 +92,31 @@ export async function assertRingClean(
   assert.equal(s.pagesAllocated, s.pagesFreed);
   assert.ok(s.pagesAllocated > 1000);
 }
+
+/**
+ * Run the concurrent page test on a backend made with `maxBytes` and
+ * `reserveBytes` and check its outcome: no page handed out twice or
+ * misaligned, the budget and reserve kept (and both exhausted at times), the
+ * counters agree with the workers, and every page went back.
+ */
+export async function assertPagesClean(
+  backend: SharedBackend | WasmBackend,
+  ops: number,
+  maxBytes: number,
+  reserveBytes: number,
+): Promise<void> {
+  const results = await runPages(backend, ops);
+  assert.equal(total(results, "doubleHandouts"), 0);
+  assert.equal(total(results, "misaligned"), 0);
+  assert.equal(total(results, "stampErrors"), 0);
+  assert.equal(total(results, "budgetViolations"), 0);
+  assert.ok(total(results, "failures") > 0, "the budget was exhausted");
+  assert.ok(total(results, "reserveAllocs") > 0, "the reserve was used");
+  const s = backend.stats();
+  assert.equal(s.pageFailures, total(results, "failures"));
+  assert.equal(s.pagesAllocated, total(results, "allocs"));
+  assert.equal(s.pagesFreed, s.pagesAllocated);
+  assert.ok(s.peakBytesInUse <= maxBytes + reserveBytes);
+  assert.equal(s.bytesInUse, 0);
+  assert.equal(s.reserveInUse, 0);
+}
