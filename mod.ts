@@ -6,8 +6,13 @@
  * bias instead of a per-fragment object, and recycles the page in place once
  * every fragment is freed: millions of short-lived byte buffers without
  * millions of allocations. Pages come from a pluggable backend; alignment,
- * refill order and emergency-reserve handling are pluggable policies; the
- * parts are wired with tsyringe.
+ * refill order and emergency-reserve handling are pluggable policies.
+ *
+ * This entry carries what a user needs on day one and loads no dependency.
+ * Expert pieces have entry points of their own: `pagefrag/di` (compose with
+ * tsyringe), `pagefrag/debug` (sanitizer, leak detection), `pagefrag/net`
+ * (skb helpers), `pagefrag/core` (the contracts a backend or policy author
+ * implements), `pagefrag/testing` (contract suites for them).
  *
  * | pagefrag                       | kernel                              |
  * | ------------------------------ | ----------------------------------- |
@@ -36,49 +41,33 @@
  * @module
  */
 export { PageFragError, type PageFragErrorCode } from "./core/errors.ts";
-export {
-  type BackendStats,
-  type MemoryBackend,
-  PINNED_REFS,
-} from "./core/backend.ts";
-export {
-  type BackendOptions,
-  type PageFragOptions,
-  resolveBackendOptions,
-  type ResolvedBackendOptions,
-} from "./core/options.ts";
+export type { BackendStats, MemoryBackend } from "./core/backend.ts";
+export type {
+  AlignmentPolicy,
+  PfmemallocPolicy,
+  RefillPolicy,
+  RefillStep,
+} from "./core/policy.ts";
 export {
   type AllocOptions,
-  CACHE_STATE_BYTES,
-  type CacheState,
-  createCacheState,
   PageFragCache,
   type PageFragStats,
   type PreparedFragment,
 } from "./core/cache.ts";
-export { claimBuffer, ownerOf, pageFragFree } from "./core/owner.ts";
+export { pageFragFree } from "./core/owner.ts";
+export { NapiFragCache } from "./flavours/napi.ts";
+export { NetdevFragCache } from "./flavours/netdev.ts";
+export type { PageFragOptions } from "./wiring/options.ts";
 export {
-  type Instrumentation,
-  instrumentationOf,
-  InstrumentedBackend,
-  type PinnedPage,
-  POISON_FREE,
-  POISON_REDZONE,
-  type SanitizedFragment,
-  Sanitizer,
-  SanitizerError,
-  type SanitizerOptions,
-  type SanitizerStats,
-} from "./core/sanitizer.ts";
+  createNapiCache,
+  createNetdevCache,
+  createPageFragCache,
+} from "./wiring/create.ts";
 export {
-  type LeakDetectionLevel,
-  LeakDetector,
-  type LeakDetectorOptions,
-  type LeakReport,
-  type LeakStats,
-} from "./core/leaks.ts";
-export { NapiFragCache } from "./core/napi.ts";
-export { NetdevFragCache } from "./core/netdev.ts";
+  attachNetdevCache,
+  type NetdevCacheDescriptor,
+  shareNetdevCache,
+} from "./wiring/share.ts";
 export {
   configurePageFrag,
   defaultNapiCache,
@@ -86,34 +75,10 @@ export {
   napiAllocFrag,
   napiPoll,
   netdevAllocFrag,
-} from "./core/defaults.ts";
-export {
-  attachNetdevCache,
-  createNapiCache,
-  createNetdevCache,
-  createPageFragCache,
-  type NetdevCacheDescriptor,
-  type PageFragContainer,
-  registerPageFrag,
-  shareNetdevCache,
-  TOKENS,
-} from "./core/container.ts";
-export {
-  type AllocSkbOptions,
-  MAX_SKB_FRAGS,
-  napiAllocSkb,
-  NET_SKB_PAD,
-  netdevAllocSkb,
-  SKB_SMALL_HEAD,
-  skbCanCoalesce,
-  skbFillPageDesc,
-  type SkbFrag,
-  skbFragSizeAdd,
-  SkBuff,
-} from "./net/skb.ts";
+} from "./wiring/defaults.ts";
+export type { BackendOptions } from "./backends/options.ts";
 export { HeapBackend } from "./backends/heap.ts";
 export {
-  ArenaBackend,
   SharedBackend,
   type SharedBackendDescriptor,
   type SharedBackendOptions,
@@ -124,20 +89,11 @@ export {
   type WasmBackendOptions,
 } from "./backends/wasm.ts";
 export {
-  type AlignmentPolicy,
   cacheLineAlignment,
   fixedAlignment,
-  isValidAlign,
   noAlignment,
 } from "./policies/alignment.ts";
-export {
-  kernelRefill,
-  order0Refill,
-  type RefillPolicy,
-  type RefillStep,
-} from "./policies/refill.ts";
-export {
-  denyPfmemalloc,
-  kernelPfmemalloc,
-  type PfmemallocPolicy,
-} from "./policies/pfmemalloc.ts";
+export { kernelRefill, order0Refill } from "./policies/refill.ts";
+export { denyPfmemalloc, kernelPfmemalloc } from "./policies/pfmemalloc.ts";
+export type { SanitizerOptions } from "./debug/sanitizer.ts";
+export type { LeakDetectionLevel, LeakDetectorOptions } from "./debug/leaks.ts";

@@ -20,7 +20,7 @@ import {
 } from "../core/backend.ts";
 import { PageFragError } from "../core/errors.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
-import { type BackendOptions, resolveBackendOptions } from "../core/options.ts";
+import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import {
   STAMP_VIEWS,
   stampedAddress,

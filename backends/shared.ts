@@ -46,8 +46,8 @@ import {
   type BackendOptions,
   resolveBackendOptions,
   type ResolvedBackendOptions,
-  show,
-} from "../core/options.ts";
+} from "./options.ts";
+import { show } from "../core/format.ts";
 
 // ----------------------------------------------------------- metadata layout
 // Int32 indices of the header.
@@ -133,7 +133,8 @@ function badOption(message: string): PageFragError {
  *
  * @example
  * ```ts
- * import { ArenaBackend, SharedBackend } from "@pagefrag/pagefrag";
+ * import { ArenaBackend } from "@pagefrag/pagefrag/backends/shared";
+ * import { SharedBackend } from "@pagefrag/pagefrag";
  *
  * const backend: ArenaBackend = new SharedBackend({ maxBytes: 1 << 20 });
  * const page = backend.allocPage(3, false);

@@ -28,11 +28,8 @@
  * @module
  */
 import { PageFragError } from "../core/errors.ts";
-import {
-  type BackendOptions,
-  resolveBackendOptions,
-  show,
-} from "../core/options.ts";
+import { type BackendOptions, resolveBackendOptions } from "./options.ts";
+import { show } from "../core/format.ts";
 import { ArenaBackend } from "./shared.ts";
 
 /** Bytes in a wasm page. */

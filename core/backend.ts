@@ -60,7 +60,8 @@ export interface BackendStats {
  *
  * @example
  * ```ts
- * import { createPageFragCache, PINNED_REFS } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { PINNED_REFS } from "@pagefrag/pagefrag/core";
  *
  * const cache = createPageFragCache({ maxOrder: 0 });
  * const frag = cache.allocHandle(10)!;

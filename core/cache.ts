@@ -16,10 +16,13 @@
  */
 import type { MemoryBackend } from "./backend.ts";
 import { PageFragError } from "./errors.ts";
-import { show } from "./options.ts";
-import { type AlignmentPolicy, isValidAlign } from "../policies/alignment.ts";
-import type { RefillPolicy } from "../policies/refill.ts";
-import type { PfmemallocPolicy } from "../policies/pfmemalloc.ts";
+import { show } from "./format.ts";
+import {
+  type AlignmentPolicy,
+  isValidAlign,
+  type PfmemallocPolicy,
+  type RefillPolicy,
+} from "./policy.ts";
 
 /**
  * Per-call options of `alloc`, `allocHandle` and `prepare`.
@@ -125,7 +128,8 @@ const COUNTERS = 8;
  *
  * @example
  * ```ts
- * import { CACHE_STATE_BYTES, createCacheState, HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
+ * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag/core";
+ * import { HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
  *
  * const state = createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
  * const cache = new PageFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc, state);
@@ -146,7 +150,7 @@ export interface CacheState {
  *
  * @example
  * ```ts
- * import { createCacheState } from "@pagefrag/pagefrag";
+ * import { createCacheState } from "@pagefrag/pagefrag/core";
  *
  * const state = createCacheState();
  * if (state.words.length < 7 || state.counters.length < 8) throw new Error();
@@ -166,7 +170,7 @@ export function createCacheState(
  *
  * @example
  * ```ts
- * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag";
+ * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag/core";
  *
  * createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
  * ```

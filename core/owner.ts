@@ -31,7 +31,8 @@ const FROZEN: WeakMap<object, MemoryBackend> =
  *
  * @example
  * ```ts
- * import { claimBuffer, HeapBackend, ownerOf } from "@pagefrag/pagefrag";
+ * import { claimBuffer, ownerOf } from "@pagefrag/pagefrag/core";
+ * import { HeapBackend } from "@pagefrag/pagefrag";
  *
  * const backend = new HeapBackend();
  * const buffer = new ArrayBuffer(4096);
@@ -52,7 +53,8 @@ export function claimBuffer(
  *
  * @example
  * ```ts
- * import { createPageFragCache, ownerOf } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { ownerOf } from "@pagefrag/pagefrag/core";
  *
  * const cache = createPageFragCache();
  * const frag = cache.alloc(64)!;

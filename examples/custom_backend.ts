@@ -40,16 +40,15 @@ import { container } from "tsyringe";
 import {
   type BackendOptions,
   type BackendStats,
-  claimBuffer,
   createPageFragCache,
   type MemoryBackend,
   type PageFragCache,
   PageFragError,
   pageFragFree,
-  registerPageFrag,
-  resolveBackendOptions,
-  TOKENS,
 } from "../mod.ts";
+import { claimBuffer } from "../core/mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
+import { resolveBackendOptions } from "../backends/options.ts";
 
 interface Page {
   base: number;

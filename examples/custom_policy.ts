@@ -31,9 +31,8 @@ import {
   type PageFragOptions,
   type RefillPolicy,
   type RefillStep,
-  registerPageFrag,
-  TOKENS,
 } from "../mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
 
 // ------------------------------------------------------------ the policies
 

@@ -43,7 +43,8 @@
  */
 import dgram from "node:dgram";
 import process from "node:process";
-import { createNapiCache, napiAllocSkb } from "../mod.ts";
+import { createNapiCache } from "../mod.ts";
+import { napiAllocSkb } from "../net/skb.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||
   process.env.PAGEFRAG_QUICK === "1";

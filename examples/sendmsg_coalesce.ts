@@ -50,16 +50,15 @@
  * @module
  */
 import process from "node:process";
+import { createNetdevCache, type NetdevFragCache } from "../mod.ts";
 import {
-  createNetdevCache,
   MAX_SKB_FRAGS,
   netdevAllocSkb,
-  type NetdevFragCache,
   skbCanCoalesce,
   skbFillPageDesc,
   skbFragSizeAdd,
   type SkBuff,
-} from "../mod.ts";
+} from "../net/skb.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||
   process.env.PAGEFRAG_QUICK === "1";

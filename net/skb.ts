@@ -8,17 +8,17 @@
  */
 import type { MemoryBackend } from "../core/backend.ts";
 import type { PageFragCache } from "../core/cache.ts";
-import { defaultNapiCache, defaultNetdevCache } from "../core/defaults.ts";
+import { defaultNapiCache, defaultNetdevCache } from "../wiring/defaults.ts";
 import { PageFragError } from "../core/errors.ts";
-import type { NapiFragCache } from "../core/napi.ts";
-import type { NetdevFragCache } from "../core/netdev.ts";
+import type { NapiFragCache } from "../flavours/napi.ts";
+import type { NetdevFragCache } from "../flavours/netdev.ts";
 
 /**
  * Most page fragments one skb carries (`MAX_SKB_FRAGS`).
  *
  * @example
  * ```ts
- * import { MAX_SKB_FRAGS } from "@pagefrag/pagefrag";
+ * import { MAX_SKB_FRAGS } from "@pagefrag/pagefrag/net";
  *
  * if (MAX_SKB_FRAGS !== 17) throw new Error();
  * ```
@@ -29,7 +29,7 @@ export const MAX_SKB_FRAGS = 17;
  *
  * @example
  * ```ts
- * import { NET_SKB_PAD, netdevAllocSkb } from "@pagefrag/pagefrag";
+ * import { NET_SKB_PAD, netdevAllocSkb } from "@pagefrag/pagefrag/net";
  *
  * const skb = netdevAllocSkb(1000)!;
  * if (skb.headroom !== NET_SKB_PAD) throw new Error();
@@ -43,7 +43,7 @@ export const NET_SKB_PAD = 64;
  *
  * @example
  * ```ts
- * import { NET_SKB_PAD, netdevAllocSkb, SKB_SMALL_HEAD } from "@pagefrag/pagefrag";
+ * import { NET_SKB_PAD, netdevAllocSkb, SKB_SMALL_HEAD } from "@pagefrag/pagefrag/net";
  *
  * const skb = netdevAllocSkb(SKB_SMALL_HEAD - NET_SKB_PAD)!;
  * if (skb.headAddr !== 0) throw new Error("plain head");
@@ -58,7 +58,7 @@ export const SKB_SMALL_HEAD = 256;
  *
  * @example
  * ```ts
- * import type { SkbFrag } from "@pagefrag/pagefrag";
+ * import type { SkbFrag } from "@pagefrag/pagefrag/net";
  *
  * const frag: SkbFrag = { page: 4096, offset: 100, size: 1400 };
  * if (frag.page + frag.offset !== 4196) throw new Error();
@@ -78,7 +78,7 @@ export interface SkbFrag {
  *
  * @example
  * ```ts
- * import { type AllocSkbOptions, netdevAllocSkb } from "@pagefrag/pagefrag";
+ * import { type AllocSkbOptions, netdevAllocSkb } from "@pagefrag/pagefrag/net";
  *
  * const opts: AllocSkbOptions = { headroom: 32 };
  * netdevAllocSkb(1000, opts)!.free();
@@ -99,7 +99,7 @@ export interface AllocSkbOptions {
  *
  * @example
  * ```ts
- * import { netdevAllocSkb } from "@pagefrag/pagefrag";
+ * import { netdevAllocSkb } from "@pagefrag/pagefrag/net";
  *
  * const skb = netdevAllocSkb(1500)!;
  * skb.data.set([0x45, 0x00]);
@@ -129,7 +129,8 @@ export class SkBuff {
    *
    * @example
    * ```ts
-   * import { HeapBackend, SkBuff } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { SkBuff } from "@pagefrag/pagefrag/net";
    *
    * const skb = new SkBuff(new HeapBackend(), new Uint8Array(100), 0, 16, false);
    * if (skb.len !== 84) throw new Error();
@@ -155,7 +156,7 @@ export class SkBuff {
    *
    * @example
    * ```ts
-   * import { netdevAllocSkb } from "@pagefrag/pagefrag";
+   * import { netdevAllocSkb } from "@pagefrag/pagefrag/net";
    *
    * const skb = netdevAllocSkb(500)!;
    * if (skb.data.length !== 500) throw new Error();
@@ -171,7 +172,7 @@ export class SkBuff {
    *
    * @example
    * ```ts
-   * import { netdevAllocSkb } from "@pagefrag/pagefrag";
+   * import { netdevAllocSkb } from "@pagefrag/pagefrag/net";
    *
    * if (netdevAllocSkb(500)!.dataLen !== 0) throw new Error();
    * ```
@@ -188,7 +189,8 @@ export class SkBuff {
    *
    * @example
    * ```ts
-   * import { napiAllocSkb, napiPoll } from "@pagefrag/pagefrag";
+   * import { napiAllocSkb } from "@pagefrag/pagefrag/net";
+   * import { napiPoll } from "@pagefrag/pagefrag";
    *
    * const skb = napiPoll(() => napiAllocSkb(1000))!;
    * skb.free();
@@ -258,7 +260,7 @@ function allocSkb(
  *
  * @example
  * ```ts
- * import { netdevAllocSkb } from "@pagefrag/pagefrag";
+ * import { netdevAllocSkb } from "@pagefrag/pagefrag/net";
  *
  * const skb = netdevAllocSkb(1500);
  * if (skb === null) throw new Error("drop: no memory");
@@ -284,7 +286,8 @@ export function netdevAllocSkb(
  *
  * @example
  * ```ts
- * import { napiAllocSkb, napiPoll } from "@pagefrag/pagefrag";
+ * import { napiAllocSkb } from "@pagefrag/pagefrag/net";
+ * import { napiPoll } from "@pagefrag/pagefrag";
  *
  * napiPoll(() => {
  *   const skb = napiAllocSkb(1500)!;
@@ -315,7 +318,8 @@ export function napiAllocSkb(
  *
  * @example
  * ```ts
- * import { createNetdevCache, netdevAllocSkb, skbFillPageDesc } from "@pagefrag/pagefrag";
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ * import { netdevAllocSkb, skbFillPageDesc } from "@pagefrag/pagefrag/net";
  *
  * const cache = createNetdevCache();
  * const skb = netdevAllocSkb(0, { cache })!;
@@ -363,7 +367,7 @@ export function skbFillPageDesc(
  *
  * @example
  * ```ts
- * import { type SkBuff, skbCanCoalesce } from "@pagefrag/pagefrag";
+ * import { type SkBuff, skbCanCoalesce } from "@pagefrag/pagefrag/net";
  *
  * const skb = { frags: [{ page: 4096, offset: 0, size: 100 }] } as unknown as SkBuff;
  * if (!skbCanCoalesce(skb, 1, 4096, 100) || skbCanCoalesce(skb, 1, 4096, 101)) throw new Error();
@@ -385,7 +389,7 @@ export function skbCanCoalesce(
  *
  * @example
  * ```ts
- * import { type SkbFrag, skbFragSizeAdd } from "@pagefrag/pagefrag";
+ * import { type SkbFrag, skbFragSizeAdd } from "@pagefrag/pagefrag/net";
  *
  * const frag: SkbFrag = { page: 4096, offset: 0, size: 100 };
  * skbFragSizeAdd(frag, 50);

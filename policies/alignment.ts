@@ -6,51 +6,9 @@
  * @module
  */
 import { PageFragError } from "../core/errors.ts";
+import { type AlignmentPolicy, isValidAlign } from "../core/policy.ts";
 
-/**
- * Decides where fragments start when the caller names no alignment.
- *
- * A policy with only `align` costs nothing per allocation: the cache turns it
- * into a mask once. A policy with `alignFor` is asked on every allocation
- * without an explicit alignment, so keep it to a few integer operations.
- *
- * @example A policy that aligns fragments of 256 bytes or more to 64
- * ```ts
- * import { createPageFragCache, type AlignmentPolicy } from "@pagefrag/pagefrag";
- *
- * const bigOnCacheLines: AlignmentPolicy = {
- *   name: "big-on-cache-lines",
- *   align: 1,
- *   alignFor: (size) => (size >= 256 ? 64 : 1),
- * };
- * const cache = createPageFragCache({ align: bigOnCacheLines });
- * cache.allocHandle(3);
- * if (cache.allocHandle(300)! % 64 !== 0) throw new Error();
- * ```
- */
-export interface AlignmentPolicy {
-  /** A short name for stats and error messages. */
-  readonly name: string;
-  /** Default alignment in bytes: a power of two in `1 .. pageSize`. */
-  readonly align: number;
-  /** Optional per-size alignment; when present it replaces `align`. Must return a power of two <= pageSize. */
-  alignFor?(size: number): number;
-}
-
-/**
- * Whether `align` is a power of two between 1 and `max`.
- *
- * @example
- * ```ts
- * import { isValidAlign } from "@pagefrag/pagefrag";
- *
- * if (!isValidAlign(64, 4096) || isValidAlign(3, 4096)) throw new Error();
- * ```
- */
-export function isValidAlign(align: number, max: number): boolean {
-  return typeof align === "number" && align >= 1 && align <= max &&
-    (align | 0) === align && (align & (align - 1)) === 0;
-}
+export { type AlignmentPolicy, isValidAlign };
 
 /**
  * No alignment: fragments are packed back to back (the kernel's

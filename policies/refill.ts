@@ -4,58 +4,9 @@
  *
  * @module
  */
+import type { RefillPolicy, RefillStep } from "../core/policy.ts";
 
-/**
- * One attempt of a refill: ask the backend for a page of `order`; `reserve`
- * says whether this attempt may touch the emergency reserve (it still needs
- * the pfmemalloc policy's consent and a `memalloc` request).
- *
- * @example
- * ```ts
- * import type { RefillStep } from "@pagefrag/pagefrag";
- *
- * const cheapHighOrder: RefillStep = { order: 3, reserve: false };
- * if (cheapHighOrder.reserve) throw new Error();
- * ```
- */
-export interface RefillStep {
-  /** Page order to request: the page is `pageSize << order` bytes. */
-  readonly order: number;
-  /** Whether this attempt may use the emergency reserve. */
-  readonly reserve: boolean;
-}
-
-/**
- * Plans a refill. Called once per page the cache installs (never per
- * fragment). Steps whose order is below `minOrder` (too small for the
- * fragment) or above `maxOrder` are skipped. Return the same array each time
- * if you can: a refill then allocates nothing.
- *
- * @example A policy that always takes order-1 pages when the fragment fits
- * ```ts
- * import { createPageFragCache, type RefillPolicy, type RefillStep } from "@pagefrag/pagefrag";
- *
- * const order1: RefillStep[] = [{ order: 1, reserve: true }];
- * const orderOne: RefillPolicy = {
- *   name: "order1",
- *   plan: (_size, minOrder, maxOrder) =>
- *     minOrder <= 1 ? order1 : [{ order: Math.min(minOrder, maxOrder), reserve: true }],
- * };
- * const cache = createPageFragCache({ refill: orderOne });
- * const addr = cache.allocHandle(100)!;
- * if (cache.backend.stats().bytesInUse !== 8192) throw new Error();
- * cache.free(addr);
- * ```
- */
-export interface RefillPolicy {
-  /** A short name for stats and error messages. */
-  readonly name: string;
-  /**
-   * The attempts for a fragment of `size` bytes, tried in order until one
-   * succeeds. `minOrder` is the smallest order that holds the fragment.
-   */
-  plan(size: number, minOrder: number, maxOrder: number): readonly RefillStep[];
-}
+export type { RefillPolicy, RefillStep };
 
 /** Frozen plans, by maxOrder * 32 + minOrder, so planning allocates nothing after warm-up. */
 function memo(

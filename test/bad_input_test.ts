@@ -24,7 +24,6 @@ import { container } from "tsyringe";
 import {
   createPageFragCache,
   HeapBackend,
-  instrumentationOf,
   type MemoryBackend,
   NapiFragCache,
   type PageFragCache,
@@ -32,9 +31,9 @@ import {
   type PageFragErrorCode,
   pageFragFree,
   type PageFragOptions,
-  registerPageFrag,
-  TOKENS,
 } from "../mod.ts";
+import { instrumentationOf } from "../debug/mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
 import { createNapiCache, createNetdevCache } from "../mod.ts";
 
 type BackendName = "heap" | "shared" | "wasm";

@@ -10,9 +10,8 @@ import {
   type PageFragCache,
   type RefillPolicy,
   type RefillStep,
-  registerPageFrag,
-  TOKENS,
 } from "../mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
 import { throwsCode } from "./contract.ts";
 
 /** A refill policy that records what it was asked and always wants order 1. */

@@ -17,9 +17,8 @@ import {
   NetdevFragCache,
   order0Refill,
   pageFragFree,
-  registerPageFrag,
-  TOKENS,
 } from "../mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
 import { snapshot, throwsCode } from "./contract.ts";
 
 describe("napi flavour", () => {

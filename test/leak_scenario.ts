@@ -4,12 +4,8 @@
  * `Bun.gc`), else in a child process of the same runtime started with
  * `--expose-gc` (see `test/leaks_test.ts` and `test/workers/leak_child.ts`).
  */
-import {
-  createPageFragCache,
-  instrumentationOf,
-  type LeakReport,
-  type PageFragOptions,
-} from "../mod.ts";
+import { createPageFragCache, type PageFragOptions } from "../mod.ts";
+import { instrumentationOf, type LeakReport } from "../debug/mod.ts";
 
 /** What the scenarios found, as plain data (it crosses a process boundary). */
 export interface LeakScenarioResult {

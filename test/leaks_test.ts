@@ -7,11 +7,10 @@ import {
   createNapiCache,
   createNetdevCache,
   createPageFragCache,
-  instrumentationOf,
-  LeakDetector,
   PageFragCache,
   pageFragFree,
 } from "../mod.ts";
+import { instrumentationOf, LeakDetector } from "../debug/mod.ts";
 import {
   findGc,
   leakScenario,

@@ -30,12 +30,11 @@ import {
   type PageFragCache,
   PageFragError,
   pageFragFree,
-  POISON_FREE,
   type PreparedFragment,
-  type SanitizerError,
   SharedBackend,
   WasmBackend,
 } from "../mod.ts";
+import { POISON_FREE, type SanitizerError } from "../debug/mod.ts";
 import { CTL, RING_BASE } from "./workers/model_protocol.ts";
 
 export type BackendName = "heap" | "shared" | "wasm";

@@ -7,8 +7,6 @@ import {
   createNetdevCache,
   createPageFragCache,
   HeapBackend,
-  instrumentationOf,
-  InstrumentedBackend,
   type MemoryBackend,
   NapiFragCache,
   NetdevFragCache,
@@ -16,15 +14,18 @@ import {
   PageFragError,
   pageFragFree,
   type PageFragOptions,
-  POISON_FREE,
-  POISON_REDZONE,
-  registerPageFrag,
-  Sanitizer,
-  SanitizerError,
   SharedBackend,
-  TOKENS,
   WasmBackend,
 } from "../mod.ts";
+import {
+  instrumentationOf,
+  InstrumentedBackend,
+  POISON_FREE,
+  POISON_REDZONE,
+  Sanitizer,
+  SanitizerError,
+} from "../debug/mod.ts";
+import { registerPageFrag, TOKENS } from "../di/mod.ts";
 import { throwsCode } from "./contract.ts";
 
 const THIS_FILE = "sanitizer_test";

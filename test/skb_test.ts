@@ -1,8 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createNapiCache, createNetdevCache } from "../mod.ts";
 import {
-  createNapiCache,
-  createNetdevCache,
   MAX_SKB_FRAGS,
   napiAllocSkb,
   NET_SKB_PAD,
@@ -11,7 +10,7 @@ import {
   skbCanCoalesce,
   skbFillPageDesc,
   skbFragSizeAdd,
-} from "../mod.ts";
+} from "../net/skb.ts";
 import { throwsCode } from "./contract.ts";
 
 describe("skb allocators", () => {

@@ -25,12 +25,8 @@
 import "reflect-metadata"; // first: tsyringe needs the Reflect API
 import process from "node:process";
 import { container, inject, injectable, Lifecycle } from "tsyringe";
-import {
-  type PageFragCache,
-  type PageFragOptions,
-  registerPageFrag,
-  TOKENS,
-} from "../../mod.ts";
+import { type PageFragCache, type PageFragOptions } from "../../mod.ts";
+import { registerPageFrag, TOKENS } from "../../di/mod.ts";
 import { SizeAwareRefill, TypedArrayAlignment } from "../custom_policy.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||

@@ -53,12 +53,16 @@
  *
  * @module
  */
-import type { BackendStats, MemoryBackend } from "./backend.ts";
-import type { AllocOptions, PageFragCache, PreparedFragment } from "./cache.ts";
-import { PageFragError, type PageFragErrorCode } from "./errors.ts";
+import type { BackendStats, MemoryBackend } from "../core/backend.ts";
+import type {
+  AllocOptions,
+  PageFragCache,
+  PreparedFragment,
+} from "../core/cache.ts";
+import { PageFragError, type PageFragErrorCode } from "../core/errors.ts";
 import type { LeakDetector } from "./leaks.ts";
-import { show } from "./options.ts";
-import { claimBuffer, ownerOf } from "./owner.ts";
+import { show } from "../core/format.ts";
+import { claimBuffer, ownerOf } from "../core/owner.ts";
 
 /**
  * The byte fresh pages and freed fragments are filled with when the
@@ -67,7 +71,8 @@ import { claimBuffer, ownerOf } from "./owner.ts";
  *
  * @example
  * ```ts
- * import { createPageFragCache, POISON_FREE } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { POISON_FREE } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ sanitize: true });
  * if (cache.alloc(8)![0] !== POISON_FREE) throw new Error("not poisoned");
@@ -80,7 +85,8 @@ export const POISON_FREE = 0x6b;
  *
  * @example
  * ```ts
- * import { createPageFragCache, POISON_REDZONE } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { POISON_REDZONE } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ sanitize: true });
  * const addr = cache.allocHandle(8)!;
@@ -96,7 +102,8 @@ export const POISON_REDZONE = 0xcc;
  *
  * @example
  * ```ts
- * import { createPageFragCache, type SanitizerError, type SanitizerOptions } from "@pagefrag/pagefrag";
+ * import { createPageFragCache, type SanitizerOptions } from "@pagefrag/pagefrag";
+ * import { type SanitizerError } from "@pagefrag/pagefrag/debug";
  *
  * const found: SanitizerError[] = [];
  * const options: SanitizerOptions = { redZone: 32, sites: false, onReport: (e) => found.push(e) };
@@ -121,7 +128,8 @@ export interface SanitizerOptions {
  *
  * @example
  * ```ts
- * import { createPageFragCache, SanitizerError } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { SanitizerError } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ sanitize: true });
  * const frag = cache.alloc(16)!;
@@ -151,7 +159,7 @@ export class SanitizerError extends PageFragError {
    *
    * @example
    * ```ts
-   * import { SanitizerError } from "@pagefrag/pagefrag";
+   * import { SanitizerError } from "@pagefrag/pagefrag/debug";
    *
    * const e = new SanitizerError("EOVERFLOW", "red zone overwritten", 4200, { address: 4096, size: 100 });
    * if (e.code !== "EOVERFLOW" || e.fragment?.size !== 100) throw new Error();
@@ -182,7 +190,8 @@ export class SanitizerError extends PageFragError {
  *
  * @example
  * ```ts
- * import { createPageFragCache, instrumentationOf, type SanitizedFragment } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { instrumentationOf, type SanitizedFragment } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ sanitize: true });
  * const addr = cache.allocHandle(100)!;
@@ -207,7 +216,7 @@ export interface SanitizedFragment {
  *
  * @example
  * ```ts
- * import type { PinnedPage } from "@pagefrag/pagefrag";
+ * import type { PinnedPage } from "@pagefrag/pagefrag/debug";
  *
  * const show = (p: PinnedPage) => `${p.liveBytes} of ${p.bytes} bytes live at ${p.page}`;
  * show({ page: 4096, bytes: 32768, liveBytes: 100, fragments: [] });
@@ -229,7 +238,7 @@ export interface PinnedPage {
  *
  * @example
  * ```ts
- * import { Sanitizer, type SanitizerStats } from "@pagefrag/pagefrag";
+ * import { Sanitizer, type SanitizerStats } from "@pagefrag/pagefrag/debug";
  *
  * const s: SanitizerStats = new Sanitizer().stats();
  * if (s.liveFragments !== 0 || s.reports !== 0) throw new Error();
@@ -810,7 +819,8 @@ export function sanitizerOptionsFrom(
  *
  * @example Find the pages a few live fragments keep alive
  * ```ts
- * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ sanitize: true, maxOrder: 3 });
  * const keep = cache.allocHandle(100)!;
@@ -833,7 +843,7 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { Sanitizer } from "@pagefrag/pagefrag";
+   * import { Sanitizer } from "@pagefrag/pagefrag/debug";
    *
    * const s = new Sanitizer({ redZone: 64, sites: false });
    * if (s.redZone !== 64 || s.sites) throw new Error();
@@ -852,7 +862,8 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * cache.allocHandle(10);
@@ -875,7 +886,8 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
    *
    * const cache = createPageFragCache({ sanitize: { onReport: () => {} } });
    * const a = cache.allocHandle(10)!;
@@ -894,7 +906,8 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * const addr = cache.allocHandle(50)!;
@@ -911,7 +924,8 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * cache.allocHandle(10);
@@ -934,7 +948,8 @@ export class Sanitizer {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * const a = cache.allocHandle(10)!;
@@ -981,7 +996,8 @@ function describe(f: Frag): SanitizedFragment {
  *
  * @example
  * ```ts
- * import { HeapBackend, InstrumentedBackend, type Instrumentation, LeakDetector, Sanitizer } from "@pagefrag/pagefrag";
+ * import { HeapBackend } from "@pagefrag/pagefrag";
+ * import { InstrumentedBackend, type Instrumentation, LeakDetector, Sanitizer } from "@pagefrag/pagefrag/debug";
  *
  * const parts: Instrumentation = { sanitizer: new Sanitizer(), leaks: new LeakDetector({ level: "all" }) };
  * const backend = new InstrumentedBackend(new HeapBackend(), parts);
@@ -1010,7 +1026,8 @@ export interface Instrumentation {
  *
  * @example
  * ```ts
- * import { createPageFragCache, HeapBackend, InstrumentedBackend, Sanitizer } from "@pagefrag/pagefrag";
+ * import { createPageFragCache, HeapBackend } from "@pagefrag/pagefrag";
+ * import { InstrumentedBackend, Sanitizer } from "@pagefrag/pagefrag/debug";
  *
  * const backend = new InstrumentedBackend(new HeapBackend(), { sanitizer: new Sanitizer() });
  * const cache = createPageFragCache({ backend, sanitize: true }); // reuses this wrapper
@@ -1042,7 +1059,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend, LeakDetector } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend, LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend(), { leaks: new LeakDetector({ level: "all" }) });
    * if (backend.sanitizer !== undefined || backend.pageSize !== 4096) throw new Error();
@@ -1079,7 +1097,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend, POISON_FREE, Sanitizer } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend, POISON_FREE, Sanitizer } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend(), { sanitizer: new Sanitizer() });
    * const page = backend.allocPage(0, false);
@@ -1110,7 +1129,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend());
    * const page = backend.allocPage(1, false);
@@ -1127,7 +1147,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend());
    * const page = backend.allocPage(2, false);
@@ -1144,7 +1165,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend({ maxBytes: 0, reserveBytes: 4096 }));
    * const page = backend.allocPage(0, true);
@@ -1162,7 +1184,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend());
    * const page = backend.allocPage(0, false);
@@ -1186,7 +1209,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend());
    * const page = backend.allocPage(0, false);
@@ -1212,7 +1236,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { HeapBackend, InstrumentedBackend } from "@pagefrag/pagefrag";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
    *
    * const backend = new InstrumentedBackend(new HeapBackend());
    * const page = backend.allocPage(0, false);
@@ -1340,7 +1365,8 @@ export class InstrumentedBackend implements MemoryBackend {
    *
    * @example
    * ```ts
-   * import { createPageFragCache, ownerOf } from "@pagefrag/pagefrag";
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { ownerOf } from "@pagefrag/pagefrag/core";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * const addr = cache.allocHandle(16)!;
@@ -1419,7 +1445,8 @@ export class InstrumentedBackend implements MemoryBackend {
  *
  * @example
  * ```ts
- * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
  *
  * if (instrumentationOf(createPageFragCache()) !== undefined) throw new Error("off by default");
  * const cache = createPageFragCache({ sanitize: true, leakDetection: "all" });

@@ -2,34 +2,79 @@
  * Per-worker default caches, the kernel's per-CPU `netdev_alloc_cache` and
  * `napi_alloc_cache`: each worker (each module instance) has its own pair,
  * made on first use from the configuration given to `configurePageFrag`
- * (a container set up with `registerPageFrag`, or plain options).
+ * (plain options, or a container set up with `registerPageFrag` from
+ * `pagefrag/di`).
  *
  * @module
  */
-import "reflect-metadata";
-import { container as rootContainer } from "tsyringe";
-import type { AllocOptions } from "./cache.ts";
+import type { AllocOptions } from "../core/cache.ts";
+import type { MemoryBackend } from "../core/backend.ts";
+import type { NapiFragCache } from "../flavours/napi.ts";
+import type { NetdevFragCache } from "../flavours/netdev.ts";
 import {
-  type PageFragContainer,
-  registerPageFrag,
-  TOKENS,
-} from "./container.ts";
-import type { NapiFragCache } from "./napi.ts";
-import type { NetdevFragCache } from "./netdev.ts";
-import type { PageFragOptions } from "./options.ts";
+  alignmentFrom,
+  backendFrom,
+  type PageFragOptions,
+  parseOptions,
+  pfmemallocFrom,
+  refillFrom,
+} from "./options.ts";
+import {
+  assemble,
+  type Flavour,
+  instrument,
+  leakDetectorFrom,
+  sanitizerFrom,
+} from "./create.ts";
+import { type PageFragContainer, TOKENS } from "./tokens.ts";
 
-let source: PageFragContainer | undefined;
+/** Where this worker's default caches come from. */
+interface Source {
+  make(flavour: "netdev" | "napi"): NetdevFragCache | NapiFragCache;
+}
+
+let source: Source | undefined;
 let netdev: NetdevFragCache | undefined;
 let napi: NapiFragCache | undefined;
 
-function from(): PageFragContainer {
-  return source ??= registerPageFrag(rootContainer.createChildContainer());
+/** Both default caches over one backend built from `options`, on first use. */
+function fromOptions(options: PageFragOptions): Source {
+  const o = parseOptions(options);
+  let backend: MemoryBackend | undefined;
+  return {
+    make(flavour: Flavour) {
+      backend ??= instrument(
+        backendFrom(o),
+        sanitizerFrom(o),
+        leakDetectorFrom(o),
+      );
+      return assemble(
+        flavour,
+        backend,
+        alignmentFrom(o),
+        refillFrom(o),
+        pfmemallocFrom(o),
+        o.zero === true,
+      ) as NetdevFragCache | NapiFragCache;
+    },
+  };
+}
+
+function fromContainer(c: PageFragContainer): Source {
+  return {
+    make: (flavour) =>
+      c.resolve(flavour === "netdev" ? TOKENS.NetdevCache : TOKENS.NapiCache),
+  };
+}
+
+function from(): Source {
+  return source ??= fromOptions({});
 }
 
 /**
- * Configure this worker's default caches: pass options (registered in a
- * fresh container) or your own container already set up with
- * `registerPageFrag` (its `TOKENS.NetdevCache` and `TOKENS.NapiCache` are
+ * Configure this worker's default caches: pass options (both caches then
+ * share one backend built from them) or your own container already set up
+ * with `registerPageFrag` from `pagefrag/di` (its `TOKENS.NetdevCache` and `TOKENS.NapiCache` are
  * resolved). Existing default caches are drained and replaced; fragments
  * they handed out stay valid and are freed as usual.
  *
@@ -47,11 +92,8 @@ export function configurePageFrag(
   config: PageFragOptions | PageFragContainer = {},
 ): void {
   const next = typeof (config as PageFragContainer).resolve === "function"
-    ? config as PageFragContainer
-    : registerPageFrag(
-      rootContainer.createChildContainer(),
-      config as PageFragOptions,
-    );
+    ? fromContainer(config as PageFragContainer)
+    : fromOptions(config as PageFragOptions);
   netdev?.drain();
   napi?.drain();
   netdev = napi = undefined;
@@ -69,7 +111,7 @@ export function configurePageFrag(
  * ```
  */
 export function defaultNetdevCache(): NetdevFragCache {
-  return netdev ??= from().resolve<NetdevFragCache>(TOKENS.NetdevCache);
+  return netdev ??= from().make("netdev") as NetdevFragCache;
 }
 
 /**
@@ -85,7 +127,7 @@ export function defaultNetdevCache(): NetdevFragCache {
  * ```
  */
 export function defaultNapiCache(): NapiFragCache {
-  return napi ??= from().resolve<NapiFragCache>(TOKENS.NapiCache);
+  return napi ??= from().make("napi") as NapiFragCache;
 }
 
 /**

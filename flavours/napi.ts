@@ -10,8 +10,8 @@ import {
   type AllocOptions,
   PageFragCache,
   type PreparedFragment,
-} from "./cache.ts";
-import { PageFragError } from "./errors.ts";
+} from "../core/cache.ts";
+import { PageFragError } from "../core/errors.ts";
 
 function outsidePoll(what: string): PageFragError {
   return new PageFragError(

@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { PageFragError } from "./errors.ts";
-import { show } from "./options.ts";
+import { PageFragError } from "../core/errors.ts";
+import { show } from "../core/format.ts";
 
 /**
  * How many fragment views the leak detector tracks: none, one in
@@ -46,7 +46,7 @@ export type LeakDetectionLevel = "off" | "sampled" | "all";
  *
  * @example
  * ```ts
- * import type { LeakReport } from "@pagefrag/pagefrag";
+ * import type { LeakReport } from "@pagefrag/pagefrag/debug";
  *
  * const onLeak = (r: LeakReport) =>
  *   console.error(`leak #${r.leaks}: ${r.size} bytes at ${r.address}\n${r.allocatedAt ?? ""}`);
@@ -72,7 +72,8 @@ export interface LeakReport {
  *
  * @example
  * ```ts
- * import { createPageFragCache, type LeakDetectorOptions, type LeakReport } from "@pagefrag/pagefrag";
+ * import { createPageFragCache, type LeakDetectorOptions } from "@pagefrag/pagefrag";
+ * import { type LeakReport } from "@pagefrag/pagefrag/debug";
  *
  * const found: LeakReport[] = [];
  * const options: LeakDetectorOptions = { level: "sampled", sampleInterval: 16, onLeak: (r) => found.push(r) };
@@ -147,7 +148,7 @@ interface Tracked {
  *
  * @example
  * ```ts
- * import { LeakDetector, type LeakStats } from "@pagefrag/pagefrag";
+ * import { LeakDetector, type LeakStats } from "@pagefrag/pagefrag/debug";
  *
  * const s: LeakStats = new LeakDetector({ level: "all" }).stats();
  * if (s.tracked !== 0 || s.leaks !== 0) throw new Error();
@@ -183,7 +184,8 @@ function defaultOnLeak(r: LeakReport): void {
  *
  * @example
  * ```ts
- * import { createPageFragCache, instrumentationOf } from "@pagefrag/pagefrag";
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { instrumentationOf } from "@pagefrag/pagefrag/debug";
  *
  * const cache = createPageFragCache({ leakDetection: "all" });
  * const frag = cache.alloc(100)!;
@@ -211,7 +213,7 @@ export class LeakDetector {
    *
    * @example
    * ```ts
-   * import { LeakDetector } from "@pagefrag/pagefrag";
+   * import { LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const d = new LeakDetector({ level: "sampled", sampleInterval: 4 });
    * if (d.level !== "sampled" || d.sampleInterval !== 4) throw new Error();
@@ -237,7 +239,7 @@ export class LeakDetector {
    *
    * @example
    * ```ts
-   * import { LeakDetector } from "@pagefrag/pagefrag";
+   * import { LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const d = new LeakDetector({ level: "all" });
    * const view = new Uint8Array(16);
@@ -269,7 +271,7 @@ export class LeakDetector {
    *
    * @example
    * ```ts
-   * import { LeakDetector } from "@pagefrag/pagefrag";
+   * import { LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const d = new LeakDetector({ level: "all" });
    * d.track(new Uint8Array(8), 8192, 8);
@@ -291,7 +293,7 @@ export class LeakDetector {
    *
    * @example
    * ```ts
-   * import { LeakDetector } from "@pagefrag/pagefrag";
+   * import { LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const d = new LeakDetector({ level: "all" });
    * d.track(new Uint8Array(8), 4100, 8);
@@ -314,7 +316,7 @@ export class LeakDetector {
    *
    * @example
    * ```ts
-   * import { LeakDetector } from "@pagefrag/pagefrag";
+   * import { LeakDetector } from "@pagefrag/pagefrag/debug";
    *
    * const d = new LeakDetector({ level: "all" });
    * d.track(new Uint8Array(8), 4096, 8);

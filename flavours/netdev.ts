@@ -14,12 +14,14 @@ import {
   createCacheState,
   PageFragCache,
   type PreparedFragment,
-} from "./cache.ts";
-import type { MemoryBackend } from "./backend.ts";
-import { PageFragError } from "./errors.ts";
-import type { AlignmentPolicy } from "../policies/alignment.ts";
-import type { RefillPolicy } from "../policies/refill.ts";
-import type { PfmemallocPolicy } from "../policies/pfmemalloc.ts";
+} from "../core/cache.ts";
+import type { MemoryBackend } from "../core/backend.ts";
+import { PageFragError } from "../core/errors.ts";
+import type {
+  AlignmentPolicy,
+  PfmemallocPolicy,
+  RefillPolicy,
+} from "../core/policy.ts";
 
 /** Lock word (8 bytes with padding), then the cache state. */
 const LOCK_BYTES = 8;

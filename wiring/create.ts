@@ -1,0 +1,186 @@
+/**
+ * Building caches without a container: the option values become a backend
+ * and policies (`options.ts`), and the cache is constructed over them
+ * directly. The DI entry (`pagefrag/di`) builds the same graph through the
+ * same functions, so both paths agree on every default.
+ *
+ * @module
+ */
+import type { MemoryBackend } from "../core/backend.ts";
+import { PageFragCache } from "../core/cache.ts";
+import type {
+  AlignmentPolicy,
+  PfmemallocPolicy,
+  RefillPolicy,
+} from "../core/policy.ts";
+import { NapiFragCache } from "../flavours/napi.ts";
+import { NetdevFragCache } from "../flavours/netdev.ts";
+import {
+  instrumentCacheClass,
+  InstrumentedBackend,
+  Sanitizer,
+  sanitizerOptionsFrom,
+} from "../debug/sanitizer.ts";
+import { LeakDetector, leakOptionsFrom } from "../debug/leaks.ts";
+import {
+  alignmentFrom,
+  backendFrom,
+  type PageFragOptions,
+  parseOptions,
+  pfmemallocFrom,
+  refillFrom,
+} from "./options.ts";
+
+/** The three cache classes, by flavour (internal). */
+export type Flavour = "cache" | "netdev" | "napi";
+
+const PLAIN = {
+  cache: PageFragCache,
+  netdev: NetdevFragCache,
+  napi: NapiFragCache,
+} as const;
+
+/** The instrumented subclass of each flavour, made on first need. */
+let instrumented: typeof PLAIN | undefined;
+
+/** The sanitizer the options ask for, or undefined (internal). */
+export function sanitizerFrom(o: PageFragOptions): Sanitizer | undefined {
+  const so = sanitizerOptionsFrom(o.sanitize);
+  return so === undefined ? undefined : new Sanitizer(so);
+}
+
+/** The leak detector the options ask for, or undefined (internal). */
+export function leakDetectorFrom(o: PageFragOptions): LeakDetector | undefined {
+  const lo = leakOptionsFrom(o.leakDetection);
+  return lo === undefined ? undefined : new LeakDetector(lo);
+}
+
+/**
+ * `raw` wrapped for the sanitizer and/or leak detector, or `raw` itself when
+ * neither is on (internal).
+ */
+export function instrument(
+  raw: MemoryBackend,
+  sanitizer: Sanitizer | undefined,
+  leaks: LeakDetector | undefined,
+): MemoryBackend {
+  if (raw instanceof InstrumentedBackend) return raw;
+  if (sanitizer === undefined && leaks === undefined) return raw;
+  return new InstrumentedBackend(raw, { sanitizer, leaks });
+}
+
+/** Whether other workers can attach to this backend (it has `share()`). */
+function isShareable(backend: MemoryBackend): boolean {
+  return typeof (backend as { share?: unknown }).share === "function";
+}
+
+/**
+ * Construct a cache of `flavour` over its parts (internal): the plain class,
+ * or its instrumented subclass over an instrumented backend (so nothing
+ * changes on the plain hot path). A netdev cache on a backend other workers
+ * can attach to keeps its state in shared memory, so they can use this very
+ * cache too.
+ */
+export function assemble(
+  flavour: Flavour,
+  backend: MemoryBackend,
+  alignment: AlignmentPolicy,
+  refill: RefillPolicy,
+  pfmemalloc: PfmemallocPolicy,
+  zero: boolean,
+): PageFragCache {
+  const classes = backend instanceof InstrumentedBackend
+    ? instrumented ??= {
+      cache: instrumentCacheClass(PageFragCache),
+      netdev: instrumentCacheClass(NetdevFragCache),
+      napi: instrumentCacheClass(NapiFragCache),
+    }
+    : PLAIN;
+  const cache = flavour === "netdev"
+    ? new classes.netdev(
+      backend,
+      alignment,
+      refill,
+      pfmemalloc,
+      isShareable(backend)
+        ? new SharedArrayBuffer(NetdevFragCache.stateBytes)
+        : undefined,
+    )
+    : new classes[flavour](backend, alignment, refill, pfmemalloc);
+  cache.zero = zero;
+  return cache;
+}
+
+function build(flavour: Flavour, options: PageFragOptions): PageFragCache {
+  const o = parseOptions(options);
+  const backend = instrument(
+    backendFrom(o),
+    sanitizerFrom(o),
+    leakDetectorFrom(o),
+  );
+  return assemble(
+    flavour,
+    backend,
+    alignmentFrom(o),
+    refillFrom(o),
+    pfmemallocFrom(o),
+    o.zero === true,
+  );
+}
+
+/**
+ * Make a page fragment cache (and, unless you pass one, its own backend):
+ * the options are parsed and the cache is built over them directly, with no
+ * container (to compose your own plugins with tsyringe, see `pagefrag/di`).
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const cache = createPageFragCache({ maxBytes: 64 * 1024, align: 64 });
+ * const frag = cache.alloc(256);
+ * if (frag === null) throw new Error("out of memory");
+ * cache.free(frag);
+ * ```
+ */
+export function createPageFragCache(
+  options: PageFragOptions = {},
+): PageFragCache {
+  return build("cache", options);
+}
+
+/**
+ * Make a netdev-flavour cache (usable from any context; see
+ * {@linkcode NetdevFragCache}) with the same options as
+ * {@linkcode createPageFragCache}.
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const netdev = createNetdevCache({ maxBytes: 1 << 20 });
+ * netdev.free(netdev.alloc(1500)!);
+ * ```
+ */
+export function createNetdevCache(
+  options: PageFragOptions = {},
+): NetdevFragCache {
+  return build("netdev", options) as NetdevFragCache;
+}
+
+/**
+ * Make a napi-flavour cache (usable only inside `poll`; see
+ * {@linkcode NapiFragCache}) with the same options as
+ * {@linkcode createPageFragCache}.
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache();
+ * napi.poll(() => napi.free(napi.alloc(1500)!));
+ * ```
+ */
+export function createNapiCache(options: PageFragOptions = {}): NapiFragCache {
+  return build("napi", options) as NapiFragCache;
+}
