@@ -139,10 +139,25 @@ export interface MemoryBackend {
    * backend never handed out and `EDOUBLEFREE` for one whose page is gone.
    */
   free(addr: number): void;
-  /** A `Uint8Array` over `size` bytes at `addr` (the fragment's memory, not a copy). */
+  /**
+   * A `Uint8Array` over `size` bytes at `addr` (the fragment's memory, not a
+   * copy). A backend may hand out the same view object again for the same
+   * (address, size) once the fragment was freed and its bytes carved again,
+   * as it hands out the bytes themselves: `===` identity of a freed view
+   * means nothing.
+   */
   view(addr: number, size: number): Uint8Array;
   /** The address of the first byte of `view`; `EFOREIGN` for a view this backend did not hand out. */
   addressOf(view: Uint8Array): number;
   /** Counters and gauges of the pages. */
   stats(): BackendStats;
+  /**
+   * Optional: a word that counts page releases, for callers that wait for
+   * memory (`pagefrag/io`'s async allocation). Element 0 is incremented with
+   * `Atomics.add` and woken with `Atomics.notify` each time a page goes back
+   * to the allocator (or a budget is otherwise freed). Over a
+   * `SharedArrayBuffer` when the runtime has one, so `Atomics.waitAsync` can
+   * wait on it from any worker attached to the same memory.
+   */
+  readonly releaseSignal?: Int32Array;
 }
