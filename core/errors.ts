@@ -13,6 +13,12 @@
  * | `ECONTEXT`      | a napi cache used outside its poll scope                       |
  * | `EUSEAFTERFREE` | sanitizer: a write into a freed fragment or a page that went back (its poison changed) |
  * | `EOVERFLOW`     | sanitizer: a write past the end of a fragment (its red zone, or bytes no fragment owns) |
+ * | `EDETACHED`     | a page's buffer was transferred away (`postMessage` transfer, `structuredClone`, a BYOB read): the page is retired |
+ * | `ETIMEDOUT`     | a lock (or a wait for memory) was not had within its limit; the message names the holder |
+ * | `EOWNERDEAD`    | a lock's holder is known to be dead; recover the shared state before going on |
+ * | `EDEADLK`       | a thread would wait on a lock it holds itself (re-entry through another handle) |
+ * | `EABORTED`      | an async wait was cancelled by its `AbortSignal` |
+ * | `EUNSUPPORTED`  | the runtime lacks what this needs (e.g. `SharedArrayBuffer` without cross-origin isolation: COOP/COEP headers) |
  *
  * @example Switch on a code
  * ```ts
@@ -37,7 +43,13 @@ export type PageFragErrorCode =
   | "ESTATE"
   | "ECONTEXT"
   | "EUSEAFTERFREE"
-  | "EOVERFLOW";
+  | "EOVERFLOW"
+  | "EDETACHED"
+  | "ETIMEDOUT"
+  | "EOWNERDEAD"
+  | "EDEADLK"
+  | "EABORTED"
+  | "EUNSUPPORTED";
 
 /**
  * The one error type pagefrag throws for misuse. `code` is stable across
