@@ -18,164 +18,48 @@ import type { MemoryBackend } from "./backend.ts";
 import { PageFragError } from "./errors.ts";
 import { show } from "./format.ts";
 import {
+  type AllocOptions,
+  checkAllocOptions,
+  destroyedError,
+  policyMask,
+  type PreparedFragment,
+  sizeError,
+} from "./alloc_options.ts";
+import {
+  ABORTS,
+  ALLOC_FAILURES,
+  ALLOCS,
+  BIAS,
+  type CacheState,
+  createCacheState,
+  DEAD,
+  DRAINS,
+  FALLBACKS,
+  LAST,
+  OFFSET,
+  PAGE,
+  PAGE_BYTES,
+  type PageFragStats,
+  PFMEMALLOC,
+  PFMEMALLOC_REFILLS,
+  PREP,
+  RECYCLES,
+  REFILLS,
+} from "./cache_state.ts";
+import {
   type AlignmentPolicy,
   isValidAlign,
   type PfmemallocPolicy,
   type RefillPolicy,
 } from "./policy.ts";
 
-/**
- * Per-call options of `alloc`, `allocHandle` and `prepare`.
- *
- * @example
- * ```ts
- * import { createPageFragCache, type AllocOptions } from "@pagefrag/pagefrag";
- *
- * const opts: AllocOptions = { align: 64, memalloc: false };
- * const cache = createPageFragCache();
- * const addr = cache.allocHandle(100, opts)!;
- * if (addr % 64 !== 0) throw new Error();
- * cache.free(addr);
- * ```
- */
-export interface AllocOptions {
-  /** Start alignment for this fragment: a power of two <= pageSize. Overrides the cache's policy. */
-  align?: number;
-  /** May a refill for this request use the emergency reserve (`__GFP_MEMALLOC`)? Default false. */
-  memalloc?: boolean;
-  /** Clear the fragment's bytes (`__GFP_ZERO`). Default: the cache's `zero`. Ignored by `prepare`. */
-  zero?: boolean;
-}
-
-/**
- * The answer of `prepare` and `probe`: `size` bytes are available from
- * `addr` to the end of the page. The same object is reused by the next call.
- *
- * @example
- * ```ts
- * import { createPageFragCache, type PreparedFragment } from "@pagefrag/pagefrag";
- *
- * const cache = createPageFragCache();
- * const p: PreparedFragment = cache.prepare(32)!;
- * if (p.size < 32) throw new Error();
- * cache.free(cache.commit(32));
- * ```
- */
-export interface PreparedFragment {
-  /** Address where the next fragment would start. */
-  addr: number;
-  /** Bytes available from `addr` to the end of the page (at least the asked minimum). */
-  size: number;
-}
-
-/**
- * What a cache has decided so far (cumulative counters).
- *
- * @example
- * ```ts
- * import { createPageFragCache } from "@pagefrag/pagefrag";
- *
- * const cache = createPageFragCache();
- * cache.free(cache.allocHandle(10)!);
- * const s = cache.stats();
- * if (s.allocs !== 1 || s.refills !== 1) throw new Error();
- * ```
- */
-export interface PageFragStats {
-  /** Fragments handed out (by alloc, allocHandle or commit). */
-  allocs: number;
-  /** Allocations (and prepares) that returned `null` for lack of memory. */
-  allocFailures: number;
-  /** New pages installed from the backend. */
-  refills: number;
-  /** Exhausted pages whose fragments were all free, reused in place. */
-  recycles: number;
-  /** Refills where the first step of the refill plan failed and a later one succeeded. */
-  fallbacks: number;
-  /** Refills that installed a page from the emergency reserve. */
-  pfmemallocRefills: number;
-  /** `drain()` calls that gave up a page. */
-  drains: number;
-  /** Fragments taken back by `abort()`. */
-  aborts: number;
-}
-
-// Layout of a cache's state words (Int32Array) and counters (Float64Array).
-const PAGE = 0; // base address of the current page, 0 = none
-const PAGE_BYTES = 1; // its size
-const OFFSET = 2; // next free byte in the page
-const BIAS = 3; // unused part of the bulk reference (pagecnt_bias)
-const PFMEMALLOC = 4; // 1 when the page came from the reserve
-const LAST = 5; // address of the most recent fragment (for abort), 0 = none
-const PREP = 6; // address returned by the last prepare/probe, 0 = none
-const DEAD = 7; // 1 once destroy() ran
-const STATE_WORDS = 8;
-
-const ALLOCS = 0;
-const ALLOC_FAILURES = 1;
-const REFILLS = 2;
-const RECYCLES = 3;
-const FALLBACKS = 4;
-const PFMEMALLOC_REFILLS = 5;
-const DRAINS = 6;
-const ABORTS = 7;
-const COUNTERS = 8;
-
-/**
- * Where a cache keeps its state: by default private arrays; a flavour that
- * shares one cache between workers passes arrays over a `SharedArrayBuffer`
- * (and serialises every call with a lock of its own).
- *
- * @example
- * ```ts
- * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag/core";
- * import { HeapBackend, kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache } from "@pagefrag/pagefrag";
- *
- * const state = createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
- * const cache = new PageFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc, state);
- * cache.free(cache.allocHandle(8)!);
- * if (state.counters[0] !== 1) throw new Error("allocs live in the state");
- * ```
- */
-export interface CacheState {
-  /** The state words: current page, size, offset, bias, flags. */
-  readonly words: Int32Array;
-  /** The counters reported by `stats()`. */
-  readonly counters: Float64Array;
-}
-
-/**
- * Lay a {@linkcode CacheState} over `buffer` (at least
- * `CACHE_STATE_BYTES` bytes, zeroed) or over fresh private memory.
- *
- * @example
- * ```ts
- * import { createCacheState } from "@pagefrag/pagefrag/core";
- *
- * const state = createCacheState();
- * if (state.words.length < 7 || state.counters.length < 8) throw new Error();
- * ```
- */
-export function createCacheState(
-  buffer: ArrayBufferLike = new ArrayBuffer(CACHE_STATE_BYTES),
-  byteOffset = 0,
-): CacheState {
-  return {
-    counters: new Float64Array(buffer, byteOffset, COUNTERS),
-    words: new Int32Array(buffer, byteOffset + COUNTERS * 8, STATE_WORDS),
-  };
-}
-/**
- * Bytes a {@linkcode CacheState} takes in a buffer.
- *
- * @example
- * ```ts
- * import { CACHE_STATE_BYTES, createCacheState } from "@pagefrag/pagefrag/core";
- *
- * createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
- * ```
- */
-export const CACHE_STATE_BYTES: number = COUNTERS * 8 + STATE_WORDS * 4;
+export {
+  CACHE_STATE_BYTES,
+  type CacheState,
+  createCacheState,
+  type PageFragStats,
+} from "./cache_state.ts";
+export type { AllocOptions, PreparedFragment } from "./alloc_options.ts";
 
 /**
  * A page fragment cache (`struct page_frag_cache`). Not safe for concurrent
@@ -206,20 +90,20 @@ export class PageFragCache {
   readonly refillPolicy: RefillPolicy;
   /** Reserve use and recycling of reserve pages. */
   readonly pfmemallocPolicy: PfmemallocPolicy;
-  /**
-   * Clear every fragment `alloc`/`allocHandle` hands out (`__GFP_ZERO` for
-   * all calls). Off by default: like `Buffer.allocUnsafe`, a fragment from a
-   * recycled page holds whatever was written there before. `prepare` /
-   * `commit` never clear: the caller writes before committing.
-   */
-  zero = false;
 
   /** Largest fragment: the largest page. */
   readonly #maxFrag: number;
+  readonly #pageSize: number;
   /** Bias a fresh or recycled page starts with (PAGE_FRAG_CACHE_MAX_SIZE + 1). */
   readonly #biasMax: number;
   readonly #defaultMask: number;
   readonly #alignFor: ((size: number) => number) | undefined;
+  #zero = false;
+  /**
+   * The fast path cannot serve calls without options: a per-size alignment
+   * policy or `zero` is on. One flag, so the fast path tests one field.
+   */
+  #general: boolean;
 
   /** The state (see `S`), in an Int32Array so it can live in shared memory. */
   readonly #s: Int32Array;
@@ -253,6 +137,7 @@ export class PageFragCache {
     this.alignment = alignment;
     this.refillPolicy = refillPolicy;
     this.pfmemallocPolicy = pfmemallocPolicy;
+    this.#pageSize = backend.pageSize;
     this.#maxFrag = backend.pageSize * 2 ** backend.maxOrder;
     this.#biasMax = this.#maxFrag + 1;
     if (!isValidAlign(alignment.align, backend.pageSize)) {
@@ -267,6 +152,38 @@ export class PageFragCache {
     this.#alignFor = typeof alignment.alignFor === "function"
       ? alignment.alignFor.bind(alignment)
       : undefined;
+    this.#general = this.#alignFor !== undefined;
+  }
+
+  /**
+   * Clear every fragment `alloc`/`allocHandle` hands out (`__GFP_ZERO` for
+   * all calls). Off by default: like `Buffer.allocUnsafe`, a fragment from a
+   * recycled page holds whatever was written there before. `prepare` /
+   * `commit` never clear: the caller writes before committing.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const cache = createPageFragCache({ maxOrder: 0 });
+   * cache.free(cache.alloc(4096)!.fill(7));   // the page now holds old bytes
+   * cache.zero = true;
+   * assert.deepEqual(cache.alloc(4)!, new Uint8Array(4), "zeroed, not old bytes");
+   * ```
+   */
+  get zero(): boolean {
+    return this.#zero;
+  }
+  set zero(on: boolean) {
+    if (typeof on !== "boolean") {
+      throw new PageFragError(
+        "EINVAL_OPTION",
+        `zero must be a boolean, got ${show(on)}`,
+      );
+    }
+    this.#zero = on;
+    this.#general = on || this.#alignFor !== undefined;
   }
 
   // ---------------------------------------------------------------- fast path
@@ -288,29 +205,22 @@ export class PageFragCache {
    * ```
    */
   allocHandle(size: number, opts?: AllocOptions): number | null {
-    let mask = this.#defaultMask;
-    let memalloc = false;
-    let zero = this.zero;
-    if (opts !== undefined) {
-      mask = this.#maskFromOptions(opts, size);
-      memalloc = opts.memalloc === true;
-      if (opts.zero !== undefined) zero = opts.zero === true;
-    } else if (this.#alignFor !== undefined) {
-      mask = this.#maskFromPolicy(size);
+    if (opts !== undefined || this.#general) {
+      return this.#allocGeneral(size, opts);
     }
-    if (!(size >= 1 && size <= this.#maxFrag) || (size | 0) !== size) {
-      throw this.#badSize("allocHandle", size);
+    const s = this.#s;
+    const offset = (s[OFFSET] + this.#defaultMask) & ~this.#defaultMask;
+    // typeof first: a BigInt or Symbol must not reach the arithmetic below.
+    if (
+      typeof size !== "number" || !(size >= 1 && size <= this.#maxFrag) ||
+      (size | 0) !== size
+    ) {
+      throw sizeError("allocHandle", size, this.#maxFrag);
     }
-    const offset = (this.#s[OFFSET] + mask) & ~mask;
-    if (offset + size > this.#s[PAGE_BYTES] || zero) {
-      return this.#allocSlow(size, mask, memalloc, zero);
+    if (offset + size > s[PAGE_BYTES]) {
+      return this.#allocSlow(size, this.#defaultMask, false, false);
     }
-    const addr = this.#s[PAGE] + offset;
-    this.#s[BIAS]--;
-    this.#s[OFFSET] = offset + size;
-    this.#s[LAST] = addr;
-    this.#c[ALLOCS]++;
-    return addr;
+    return this.#carve(offset, size);
   }
 
   /**
@@ -377,7 +287,36 @@ export class PageFragCache {
     else this.backend.free(this.backend.addressOf(fragment));
   }
 
+  /**
+   * Take `size` bytes at `offset` of the current page as a fragment: the one
+   * carve step (`page_frag_alloc_align`'s tail) every allocating call ends
+   * in. One unit of the private bias, no touch of the page's shared count.
+   */
+  #carve(offset: number, size: number): number {
+    const s = this.#s;
+    const addr = s[PAGE] + offset;
+    s[BIAS]--;
+    s[OFFSET] = offset + size;
+    s[LAST] = addr;
+    return addr;
+  }
+
   // ---------------------------------------------------------------- slow path
+
+  /** allocHandle with per-call options, a per-size alignment policy or `zero`. */
+  #allocGeneral(size: number, opts: AllocOptions | undefined): number | null {
+    const mask = this.#maskFor(size, opts); // validates opts too
+    let memalloc = false;
+    let zero = this.#zero;
+    if (opts !== undefined) {
+      memalloc = Object.hasOwn(opts, "memalloc") && opts.memalloc === true;
+      if (Object.hasOwn(opts, "zero") && opts.zero !== undefined) {
+        zero = opts.zero;
+      }
+    }
+    this.#checkSize("allocHandle", size);
+    return this.#allocSlow(size, mask, memalloc, zero);
+  }
 
   /** The current page cannot hold the fragment (or it must be zeroed): recycle or drop it, refill, carve. */
   #allocSlow(
@@ -393,27 +332,16 @@ export class PageFragCache {
       // meanwhile (re-entry), so check as the fast path would.
       const offset = (s[OFFSET] + mask) & ~mask;
       if (offset + size <= s[PAGE_BYTES]) {
-        const addr = s[PAGE] + offset;
-        s[BIAS]--;
-        s[OFFSET] = offset + size;
-        s[LAST] = addr;
-        this.#c[ALLOCS]++;
+        const addr = this.#carve(offset, size);
         if (zero) this.backend.view(addr, size).fill(0);
         return addr;
       }
-      if (s[DEAD] === 1) throw this.#destroyed("allocHandle");
+      if (s[DEAD] === 1) throw destroyedError("allocHandle");
       if (!this.#makeRoom(size, memalloc)) {
         this.#c[ALLOC_FAILURES]++;
         return null;
       }
     }
-  }
-
-  #destroyed(what: string): PageFragError {
-    return new PageFragError(
-      "ESTATE",
-      `${what}(): the cache was destroyed; make a new one`,
-    );
   }
 
   /**
@@ -464,6 +392,8 @@ export class PageFragCache {
 
   #forget(): void {
     const s = this.#s; // DEAD stays as it is
+    // Fold the page's fragments into the counter before its bias goes.
+    if (s[PAGE] !== 0) this.#c[ALLOCS] += this.#biasMax - s[BIAS];
     s[PAGE] = 0;
     s[PAGE_BYTES] = 0;
     s[OFFSET] = 0;
@@ -481,15 +411,26 @@ export class PageFragCache {
     let minOrder = 0;
     while (backend.pageSize * 2 ** minOrder < size) minOrder++;
     const steps = this.refillPolicy.plan(size, minOrder, maxOrder);
+    if (steps === null || typeof steps !== "object" || !(steps.length >= 0)) {
+      throw new PageFragError(
+        "EINVAL_OPTION",
+        `refill policy "${this.refillPolicy.name}" returned ${
+          show(steps)
+        } from plan(); want an array of { order, reserve } steps`,
+      );
+    }
     const reserveAllowed = this.pfmemallocPolicy.mayUseReserve(memalloc);
     if (s[PAGE] !== 0) return true; // re-entered: a page is installed
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
-      const order = step.order;
+      const order = step?.order;
       if (!(order >= minOrder && order <= maxOrder) || (order | 0) !== order) {
         continue; // this step cannot hold the fragment
       }
-      const page = backend.allocPage(order, step.reserve && reserveAllowed);
+      const page = backend.allocPage(
+        order,
+        step.reserve === true && reserveAllowed,
+      );
       if (page === 0) continue;
       if (s[PAGE] !== 0) {
         // Re-entered during allocPage and a page was installed: keep that
@@ -530,13 +471,15 @@ export class PageFragCache {
    */
   prepare(minSize: number, opts?: AllocOptions): PreparedFragment | null {
     const mask = this.#maskFor(minSize, opts);
+    const memalloc = opts !== undefined && Object.hasOwn(opts, "memalloc") &&
+      opts.memalloc === true;
     this.#checkSize("prepare", minSize);
     const s = this.#s;
     for (;;) {
       const offset = (s[OFFSET] + mask) & ~mask;
       if (offset + minSize <= s[PAGE_BYTES]) return this.#setPrepared(offset);
-      if (s[DEAD] === 1) throw this.#destroyed("prepare");
-      if (!this.#makeRoom(minSize, opts?.memalloc === true)) {
+      if (s[DEAD] === 1) throw destroyedError("prepare");
+      if (!this.#makeRoom(minSize, memalloc)) {
         this.#c[ALLOC_FAILURES]++;
         return null;
       }
@@ -561,7 +504,7 @@ export class PageFragCache {
     const mask = this.#maskFor(minSize, opts);
     this.#checkSize("probe", minSize);
     const offset = (this.#s[OFFSET] + mask) & ~mask;
-    if (this.#s[DEAD] === 1) throw this.#destroyed("probe");
+    if (this.#s[DEAD] === 1) throw destroyedError("probe");
     if (offset + minSize > this.#s[PAGE_BYTES]) return null;
     return this.#setPrepared(offset);
   }
@@ -620,13 +563,8 @@ export class PageFragCache {
    */
   commit(size: number): number {
     const offset = this.#preparedOffset("commit", size);
-    const addr = this.#s[PAGE] + offset;
-    this.#s[BIAS]--;
-    this.#s[OFFSET] = offset + size;
-    this.#s[LAST] = addr;
     this.#s[PREP] = 0;
-    this.#c[ALLOCS]++;
-    return addr;
+    return this.#carve(offset, size);
   }
 
   /**
@@ -799,7 +737,8 @@ export class PageFragCache {
    */
   stats(): PageFragStats {
     return {
-      allocs: this.#c[ALLOCS],
+      allocs: this.#c[ALLOCS] + this.#c[ABORTS] +
+        (this.#s[PAGE] === 0 ? 0 : this.#biasMax - this.#s[BIAS]),
       allocFailures: this.#c[ALLOC_FAILURES],
       refills: this.#c[REFILLS],
       recycles: this.#c[RECYCLES],
@@ -812,29 +751,22 @@ export class PageFragCache {
 
   // ------------------------------------------------------------ validation
 
+  /** The start-alignment mask for this call: its `align`, else the policy's. */
   #maskFor(size: number, opts: AllocOptions | undefined): number {
-    if (opts !== undefined) return this.#maskFromOptions(opts, size);
-    if (this.#alignFor !== undefined) return this.#maskFromPolicy(size);
-    return this.#defaultMask;
-  }
-
-  #maskFromOptions(opts: AllocOptions, size: number): number {
-    if (opts === null || typeof opts !== "object") {
-      throw new PageFragError(
-        "EINVAL_OPTION",
-        `allocation options must be an object, got ${show(opts)}`,
-      );
+    let align: number | undefined;
+    if (opts !== undefined) {
+      checkAllocOptions(opts);
+      align = Object.hasOwn(opts, "align") ? opts.align : undefined;
     }
-    const align = opts.align;
     if (align === undefined) {
-      return this.#alignFor !== undefined
-        ? this.#maskFromPolicy(size)
-        : this.#defaultMask;
+      return this.#alignFor === undefined
+        ? this.#defaultMask
+        : policyMask(this.alignment, this.#alignFor, size, this.#pageSize);
     }
-    if (!isValidAlign(align, this.backend.pageSize)) {
+    if (!isValidAlign(align, this.#pageSize)) {
       throw new PageFragError(
         "EINVAL_ALIGN",
-        `align must be a power of two from 1 to ${this.backend.pageSize}, got ${
+        `align must be a power of two from 1 to ${this.#pageSize}, got ${
           show(align)
         }`,
       );
@@ -842,33 +774,12 @@ export class PageFragCache {
     return align - 1;
   }
 
-  #maskFromPolicy(size: number): number {
-    const align = this.#alignFor!(size);
-    if (!isValidAlign(align, this.backend.pageSize)) {
-      throw new PageFragError(
-        "EINVAL_ALIGN",
-        `alignment policy "${this.alignment.name}" returned ${
-          show(align)
-        } for size ${
-          show(size)
-        }; want a power of two from 1 to ${this.backend.pageSize}`,
-      );
-    }
-    return align - 1;
-  }
-
   #checkSize(what: string, size: number): void {
-    if (!(size >= 1 && size <= this.#maxFrag) || (size | 0) !== size) {
-      throw this.#badSize(what, size);
+    if (
+      typeof size !== "number" || !(size >= 1 && size <= this.#maxFrag) ||
+      (size | 0) !== size
+    ) {
+      throw sizeError(what, size, this.#maxFrag);
     }
-  }
-
-  #badSize(what: string, size: unknown): PageFragError {
-    return new PageFragError(
-      "EINVAL_SIZE",
-      `${what}(): size must be an integer from 1 to ${this.#maxFrag} (pageSize << maxOrder), got ${
-        show(size)
-      }`,
-    );
   }
 }

@@ -11,9 +11,11 @@
  * import assert from "node:assert/strict";
  *
  * const state = createCacheState(new SharedArrayBuffer(CACHE_STATE_BYTES));
- * const cache = new PageFragCache(new HeapBackend(), noAlignment, kernelRefill, kernelPfmemalloc, state);
- * cache.free(cache.allocHandle(8)!);
- * assert.equal(state.counters[0], 1, "the counters live in the given state");
+ * const backend = new HeapBackend();
+ * const a = new PageFragCache(backend, noAlignment, kernelRefill, kernelPfmemalloc, state);
+ * const b = new PageFragCache(backend, noAlignment, kernelRefill, kernelPfmemalloc, state);
+ * const x = a.allocHandle(8)!;
+ * assert.equal(b.allocHandle(8), x + 8, "b carves where a stopped: one state");
  * ```
  *
  * @module
