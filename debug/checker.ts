@@ -456,6 +456,22 @@ export class Checker {
     return undefined;
   }
 
+  /**
+   * The live fragment whose carved bytes (its own, then its red zone) hold
+   * `addr`. A free must name its first byte: any other byte of it is a bad
+   * free, though the page it lies in would take it.
+   */
+  carvedAt(addr: number): Frag | undefined {
+    const f = this.live.get(addr);
+    if (f !== undefined) return f;
+    const p = this.pageOf(addr);
+    if (p === undefined) return undefined;
+    for (const g of p.live) {
+      if (g.addr <= addr && addr < g.addr + g.size + g.rz) return g;
+    }
+    return undefined;
+  }
+
   /** The most recently freed fragment holding `addr`, in this page life. */
   freedAt(addr: number, p: Page | undefined): Frag | undefined {
     if (p === undefined) return undefined;

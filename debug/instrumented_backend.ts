@@ -9,6 +9,7 @@
 import type { BackendStats, MemoryBackend } from "../core/backend.ts";
 import type { PageFragCache } from "../core/cache.ts";
 import { PageFragError } from "../core/errors.ts";
+import { show } from "../core/format.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type Checker, formatSite, type Page } from "./checker.ts";
 import type { LeakDetector } from "./leaks.ts";
@@ -292,16 +293,20 @@ export class InstrumentedBackend implements MemoryBackend {
 
   /**
    * Free a fragment (`page_frag_free`). With the sanitizer: a fragment freed
-   * twice is `EDOUBLEFREE` (and not freed again); a red zone overwritten is
-   * `EOVERFLOW` (the fragment is freed); the fragment is poisoned. The leak
-   * detector stops tracking it.
+   * twice is `EDOUBLEFREE` (and not freed again); an address inside a live
+   * fragment (or its red zone) that is not its first byte is `EFOREIGN`
+   * (and nothing is freed: the kernel would drop a reference of the page);
+   * a red zone overwritten is `EOVERFLOW` (the fragment is freed); the
+   * fragment is poisoned. The leak detector stops tracking it.
    *
    * @example
    * ```ts
    * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * const addr = cache.allocHandle(100)!;
+   * assert.throws(() => cache.backend.free(addr + 1), { code: "EFOREIGN" }, "not a fragment's start");
    * cache.backend.free(addr);
    * ```
    */
@@ -312,7 +317,24 @@ export class InstrumentedBackend implements MemoryBackend {
       this.leaks?.untrack(addr);
       return;
     }
-    const f = typeof addr === "number" ? st.liveAt(addr) : undefined;
+    const f = typeof addr === "number" ? st.carvedAt(addr) : undefined;
+    if (f !== undefined && f.addr !== addr) {
+      // Inside a live fragment: the page would take it (page_frag_free
+      // only finds the page), but it names no fragment. Nothing is freed.
+      const where = addr - f.addr < f.size
+        ? `byte ${addr - f.addr} of`
+        : `in the red zone of`;
+      st.report(
+        "EFOREIGN",
+        `free(${
+          show(addr)
+        }): not the start of a fragment: ${where} the live ${f.size}-byte fragment at ${f.addr}`,
+        addr,
+        f,
+      );
+      st.flush(); // throws, or hands it over; nothing was freed either way
+      return;
+    }
     if (f === undefined) {
       // Not live: freed before (in this life of its page), or unknown to us.
       const p = typeof addr === "number" ? st.pageOf(addr) : undefined;
@@ -385,22 +407,31 @@ export class InstrumentedBackend implements MemoryBackend {
   }
 
   /**
-   * The inner backend's view of `size` bytes at `addr`, its buffer tagged so
-   * `pageFragFree` routes it here.
+   * A new view of the `size` bytes at `addr`, every call: the inner
+   * backend's view is copied, never handed out, because a backend may hand
+   * the same view object out again for a later fragment over the same bytes
+   * (view recycling), and a stale view that is the very object of a live
+   * fragment can be neither told apart nor garbage-collected (the leak
+   * detector's signal). Its buffer is tagged so `pageFragFree` routes it
+   * here.
    *
    * @example
    * ```ts
    * import { createPageFragCache } from "@pagefrag/pagefrag";
    * import { ownerOf } from "@pagefrag/pagefrag/core";
+   * import assert from "node:assert/strict";
    *
    * const cache = createPageFragCache({ sanitize: true });
    * const addr = cache.allocHandle(16)!;
-   * if (ownerOf(cache.backend.view(addr, 16)) !== cache.backend) throw new Error();
+   * const view = cache.backend.view(addr, 16);
+   * assert.equal(ownerOf(view), cache.backend, "pageFragFree(view) comes here");
+   * assert.notEqual(cache.backend.view(addr, 16), view, "a new view every call");
    * cache.free(addr);
    * ```
    */
   view(addr: number, size: number): Uint8Array {
-    const v = this.inner.view(addr, size);
+    const raw = this.inner.view(addr, size);
+    const v = new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
     if (ownerOf(v) !== this) claimBuffer(v.buffer, this);
     return v;
   }

@@ -10,7 +10,8 @@ import { PageFragError, type PageFragErrorCode } from "../core/errors.ts";
 
 /**
  * A finding of the sanitizer: a `PageFragError` with code `EUSEAFTERFREE`,
- * `EOVERFLOW` or `EDOUBLEFREE`, and where it happened.
+ * `EOVERFLOW`, `EDOUBLEFREE` or `EFOREIGN` (a free of an address inside a
+ * fragment), and where it happened.
  *
  * @example
  * ```ts
