@@ -22,18 +22,19 @@
  * @module
  */
 export {
-  type Instrumentation,
-  instrumentationOf,
-  InstrumentedBackend,
   type PinnedPage,
-  POISON_FREE,
-  POISON_REDZONE,
   type SanitizedFragment,
   Sanitizer,
-  SanitizerError,
   type SanitizerOptions,
   type SanitizerStats,
 } from "./sanitizer.ts";
+export { SanitizerError } from "./sanitizer_error.ts";
+export { POISON_FREE, POISON_REDZONE } from "./checker.ts";
+export {
+  type Instrumentation,
+  instrumentationOf,
+  InstrumentedBackend,
+} from "./instrumented_backend.ts";
 export {
   type LeakDetectionLevel,
   LeakDetector,

@@ -20,6 +20,7 @@ import {
 import {
   instrumentationOf,
   InstrumentedBackend,
+  LeakDetector,
   POISON_FREE,
   POISON_REDZONE,
   Sanitizer,
@@ -203,6 +204,68 @@ for (const backend of ["heap", "shared", "wasm"] as const) {
     });
   });
 
+  describe(`sanitizer (${backend}): a free inside a fragment (issue 13)`, () => {
+    it("freeing any byte of a live fragment but its first (or of its red zone) is EFOREIGN, names the fragment, and frees nothing", () => {
+      const cache = make({ maxOrder: 0 });
+      const a = cache.allocHandle(100)!;
+      const b = cache.alloc(100)!;
+      const at = cache.backend.addressOf(b);
+      const sanitizer = instrumentationOf(cache)!.sanitizer!;
+      const before = cache.backend.stats();
+      const reports = sanitizer.stats().reports;
+      const bad: [number, number, () => void][] = [
+        [a + 1, a, () => cache.free(a + 1)],
+        [a + 99, a, () => cache.backend.free(a + 99)],
+        [a + 100, a, () => cache.free(a + 100)], // the red zone's first byte
+        [at + 50, at, () => cache.free(b.subarray(50))],
+        [at + 1, at, () => pageFragFree(b.subarray(1))],
+      ];
+      for (const [addr, start, free] of bad) {
+        const e = report(free, "EFOREIGN");
+        assert.equal(e.address, addr, "the address freed");
+        assert.equal(e.fragment?.address, start, "the fragment it lies in");
+        assert.equal(e.fragment?.size, 100);
+        assert.match(e.message, /not the start of a fragment/);
+        assert.match(e.allocatedAt ?? "", new RegExp(THIS_FILE));
+      }
+      assert.deepEqual(cache.backend.stats(), before, "no reference dropped");
+      assert.equal(sanitizer.stats().liveFragments, 2, "both still live");
+      assert.equal(sanitizer.stats().reports, reports + bad.length);
+      cache.free(a); // the real frees still work, once each
+      cache.free(b);
+      report(() => cache.free(a), "EDOUBLEFREE");
+      cache.drain();
+      everything(cache);
+    });
+
+    it("with onReport the bad free is handed over, not thrown, and not performed", () => {
+      const found: SanitizerError[] = [];
+      const cache = make({ sanitize: { onReport: (e) => found.push(e) } });
+      const a = cache.allocHandle(64)!;
+      const before = cache.backend.stats();
+      cache.free(a + 8);
+      assert.deepEqual(found.map((e) => e.code), ["EFOREIGN"]);
+      assert.deepEqual(cache.backend.stats(), before, "nothing freed");
+      cache.free(a);
+      assert.equal(found.length, 1, "the real free is fine");
+      cache.drain();
+      everything(cache);
+    });
+  });
+
+  describe(`sanitizer (${backend}): views`, () => {
+    it("a slot carved again on a recycled page gets a new view object, never the one handed out before", () => {
+      const cache = make({ maxOrder: 0 });
+      const { first, again } = sameSlotTwice(cache);
+      assert.notEqual(again, first, "a recycled view would hide a stale one");
+      assert.equal(again.byteOffset, first.byteOffset, "the same bytes");
+      assert.equal(again[0], POISON_FREE, "handed out poisoned, as fresh");
+      cache.free(again);
+      cache.drain();
+      everything(cache);
+    });
+  });
+
   describe(`sanitizer (${backend}): prepare / commit`, () => {
     it("prepare, write, commit and commitNoref raise nothing; the committed bytes are the caller's", () => {
       const cache = make();
@@ -250,6 +313,69 @@ for (const backend of ["heap", "shared", "wasm"] as const) {
     });
   });
 }
+
+/**
+ * Allocate 64 bytes, free them, then allocate and free 64 bytes until the
+ * same address comes back (the page recycled in place): the two views of
+ * that slot (`again` is still allocated).
+ */
+function sameSlotTwice(
+  cache: PageFragCache,
+): { first: Uint8Array; again: Uint8Array } {
+  const first = cache.alloc(64)!;
+  const addr = cache.backend.addressOf(first);
+  cache.free(first);
+  for (let i = 0; i < 10_000; i++) {
+    const v = cache.alloc(64)!;
+    if (cache.backend.addressOf(v) === addr) return { first, again: v };
+    cache.free(v);
+  }
+  assert.fail("the page was never recycled: the slot did not come back");
+}
+
+/**
+ * A heap backend that recycles views, as backends may (issue 11): the view
+ * object made last time for the same bytes of the same page is handed out
+ * again.
+ */
+class RecyclingHeap extends HeapBackend {
+  readonly #views = new Map<string, Uint8Array>();
+  override view(addr: number, size: number): Uint8Array {
+    const made = super.view(addr, size);
+    const key = `${addr}:${size}`;
+    const old = this.#views.get(key);
+    if (old !== undefined && old.buffer === made.buffer) return old;
+    this.#views.set(key, made);
+    return made;
+  }
+}
+
+describe("instrumented views are never recycled", () => {
+  for (
+    const [name, parts] of [
+      ["sanitizer", () => ({ sanitizer: new Sanitizer() })],
+      ["leak detector", () => ({ leaks: new LeakDetector({ level: "all" }) })],
+    ] as const
+  ) {
+    it(`${name}: over a backend that recycles views, each alloc() still gets a view of its own`, () => {
+      const inner = new RecyclingHeap({ maxOrder: 0 });
+      const backend = new InstrumentedBackend(inner, parts());
+      const cache = createPageFragCache({ backend });
+      const { first, again } = sameSlotTwice(cache);
+      const addr = backend.addressOf(again);
+      assert.equal(
+        inner.view(addr, 64),
+        inner.view(addr, 64),
+        "the premise: the inner backend hands out the same object",
+      );
+      assert.notEqual(again, first, "the slot's second view is a new object");
+      assert.notEqual(backend.view(addr, 64), backend.view(addr, 64));
+      cache.free(again);
+      cache.drain();
+      everything(cache);
+    });
+  }
+});
 
 describe("sanitizer: a page that went back to the arena", () => {
   for (const backend of ["shared", "wasm"] as const) {

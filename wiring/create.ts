@@ -15,12 +15,9 @@ import type {
 } from "../core/policy.ts";
 import { NapiFragCache } from "../flavours/napi.ts";
 import { NetdevFragCache } from "../flavours/netdev.ts";
-import {
-  instrumentCacheClass,
-  InstrumentedBackend,
-  Sanitizer,
-  sanitizerOptionsFrom,
-} from "../debug/sanitizer.ts";
+import { Sanitizer, sanitizerOptionsFrom } from "../debug/sanitizer.ts";
+import { InstrumentedBackend } from "../debug/instrumented_backend.ts";
+import { instrumentCacheClass } from "../debug/instrumented_cache.ts";
 import { LeakDetector, leakOptionsFrom } from "../debug/leaks.ts";
 import {
   alignmentFrom,
