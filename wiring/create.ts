@@ -108,21 +108,35 @@ export function assemble(
   return cache;
 }
 
-function build(flavour: Flavour, options: PageFragOptions): PageFragCache {
+/**
+ * A maker of caches of any flavour over one backend, built on first use
+ * from `options` (parsed now, so bad options fail here): what
+ * `createPageFragCache` and the per-worker default caches use (internal).
+ */
+export function cacheMaker(
+  options: PageFragOptions,
+): (flavour: Flavour) => PageFragCache {
   const o = parseOptions(options);
-  const backend = instrument(
-    backendFrom(o),
-    sanitizerFrom(o),
-    leakDetectorFrom(o),
-  );
-  return assemble(
-    flavour,
-    backend,
-    alignmentFrom(o),
-    refillFrom(o),
-    pfmemallocFrom(o),
-    o.zero === true,
-  );
+  let backend: MemoryBackend | undefined;
+  return (flavour) => {
+    backend ??= instrument(
+      backendFrom(o),
+      sanitizerFrom(o),
+      leakDetectorFrom(o),
+    );
+    return assemble(
+      flavour,
+      backend,
+      alignmentFrom(o),
+      refillFrom(o),
+      pfmemallocFrom(o),
+      o.zero === true,
+    );
+  };
+}
+
+function build(flavour: Flavour, options: PageFragOptions): PageFragCache {
+  return cacheMaker(options)(flavour);
 }
 
 /**

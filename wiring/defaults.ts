@@ -8,24 +8,10 @@
  * @module
  */
 import type { AllocOptions } from "../core/cache.ts";
-import type { MemoryBackend } from "../core/backend.ts";
 import type { NapiFragCache } from "../flavours/napi.ts";
 import type { NetdevFragCache } from "../flavours/netdev.ts";
-import {
-  alignmentFrom,
-  backendFrom,
-  type PageFragOptions,
-  parseOptions,
-  pfmemallocFrom,
-  refillFrom,
-} from "./options.ts";
-import {
-  assemble,
-  type Flavour,
-  instrument,
-  leakDetectorFrom,
-  sanitizerFrom,
-} from "./create.ts";
+import type { PageFragOptions } from "./options.ts";
+import { cacheMaker } from "./create.ts";
 import { type PageFragContainer, TOKENS } from "./tokens.ts";
 
 /** Where this worker's default caches come from. */
@@ -39,24 +25,9 @@ let napi: NapiFragCache | undefined;
 
 /** Both default caches over one backend built from `options`, on first use. */
 function fromOptions(options: PageFragOptions): Source {
-  const o = parseOptions(options);
-  let backend: MemoryBackend | undefined;
+  const make = cacheMaker(options);
   return {
-    make(flavour: Flavour) {
-      backend ??= instrument(
-        backendFrom(o),
-        sanitizerFrom(o),
-        leakDetectorFrom(o),
-      );
-      return assemble(
-        flavour,
-        backend,
-        alignmentFrom(o),
-        refillFrom(o),
-        pfmemallocFrom(o),
-        o.zero === true,
-      ) as NetdevFragCache | NapiFragCache;
-    },
+    make: (flavour) => make(flavour) as NetdevFragCache | NapiFragCache,
   };
 }
 
