@@ -38,7 +38,7 @@ tsc -p examples/decorators/tsconfig.json
 
 step "deno test (suite + doc examples)"
 deno test -A test/ testing/ examples/
-deno test -A --doc mod.ts core/ backends/ policies/ net/ testing/ README.md docs/
+deno test -A --doc mod.ts core/ flavours/ backends/ policies/ debug/ wiring/ di/ net/ testing/ README.md docs/
 
 step "bun test"
 bun test
