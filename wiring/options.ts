@@ -199,9 +199,24 @@ export function pfmemallocFrom(options: PageFragOptions): PfmemallocPolicy {
  */
 export function parseOptions(options: PageFragOptions): PageFragOptions {
   checkOptionKeys(options);
-  // Own properties only, into an object with no prototype: a property set on
-  // Object.prototype must not configure every cache.
-  const o: PageFragOptions = Object.assign(Object.create(null), options);
+  // Own properties only, copied into one object of a fixed shape (every key
+  // present): a property set on Object.prototype must not configure every
+  // cache, and a fixed shape keeps making a cache cheap.
+  const src = (options ?? {}) as Record<string, unknown>;
+  const own = (key: string) => Object.hasOwn(src, key) ? src[key] : undefined;
+  const o = {
+    backend: own("backend"),
+    pageSize: own("pageSize"),
+    maxOrder: own("maxOrder"),
+    maxBytes: own("maxBytes"),
+    reserveBytes: own("reserveBytes"),
+    align: own("align"),
+    refill: own("refill"),
+    pfmemalloc: own("pfmemalloc"),
+    zero: own("zero"),
+    sanitize: own("sanitize"),
+    leakDetection: own("leakDetection"),
+  } as PageFragOptions;
   if (typeof o.backend !== "object" || o.backend === null) {
     resolveBackendOptions(o);
   }
