@@ -195,3 +195,21 @@ export function createNetdevCache(
 export function createNapiCache(options: PageFragOptions = {}): NapiFragCache {
   return build("napi", options) as NapiFragCache;
 }
+
+// Compile the allocation path now, at import, instead of on the user's first
+// call: V8 and JSC compile a function on its first call, and the first
+// alloc + free runs some twenty cold functions (refill, page allocation,
+// view, free), which costs 0.5-1 ms. A first call that slow makes mitata
+// time a user's benchmark call by call and report it several times too
+// slow. A throwaway cache over a throwaway heap backend, destroyed at once:
+// nothing of it outlives the import.
+for (const flavour of ["cache", "netdev", "napi"] as const) {
+  const cache = build(flavour, { maxOrder: 0 });
+  const run = () => {
+    cache.free(cache.alloc(64)!);
+    cache.free(cache.allocHandle(64)!);
+  };
+  if (cache instanceof NapiFragCache) cache.poll(run);
+  else run();
+  cache.destroy();
+}
