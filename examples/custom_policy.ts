@@ -1,7 +1,8 @@
 /**
  * Your own policies: a refill-order policy that picks the page order from
  * the fragment sizes it has seen, and an alignment policy that lets every
- * fragment back a typed array. Both are registered through tsyringe in an
+ * fragment back a typed array. Both are written against the contracts of
+ * `pagefrag/core` and registered through `pagefrag/di` (tsyringe) in an
  * application container (no decorators here; `examples/decorators/` is the
  * same with `@injectable()`), caches are resolved with them, and their
  * effect shows in `stats()`. The guide is `docs/plugins.md`.
@@ -15,8 +16,10 @@
  * `--quick` (or `PAGEFRAG_QUICK=1`) runs smaller workloads. The policies
  * pass the policy contract suite: see `examples/custom_policy_test.ts`.
  *
- * In your own code import from `"pagefrag"` (npm) or `"@pagefrag/pagefrag"`
- * (JSR); this example imports the sources of this repository.
+ * This example imports the entry files of this repository; in your own code
+ * import the same names from the package: `../mod.ts` is `"pagefrag"` (npm)
+ * or `"@pagefrag/pagefrag"` (JSR), `../core/mod.ts` is `pagefrag/core`,
+ * `../di/mod.ts` is `pagefrag/di`.
  *
  * @module
  */
@@ -25,13 +28,11 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { container } from "tsyringe";
 import {
-  type AlignmentPolicy,
   createPageFragCache,
   type PageFragCache,
   type PageFragOptions,
-  type RefillPolicy,
-  type RefillStep,
 } from "../mod.ts";
+import type { AlignmentPolicy, RefillPolicy, RefillStep } from "../core/mod.ts";
 import { registerPageFrag, TOKENS } from "../di/mod.ts";
 
 // ------------------------------------------------------------ the policies
@@ -191,9 +192,11 @@ function row(label: string, cells: (string | number)[]): void {
 }
 
 function main(): void {
-  console.log("== custom policies, registered through tsyringe ==\n");
+  console.log("== custom policies, registered through pagefrag/di ==\n");
 
-  // 1. An application container of your own, with pagefrag's defaults in it.
+  // 1. An application container of your own, with pagefrag's defaults in it
+  //    (createPageFragContainer(options) is the same over a fresh child of
+  //    tsyringe's root container).
   const app = registerPageFrag(container.createChildContainer(), {
     pageSize: 4096,
     maxOrder: 3,

@@ -39,6 +39,11 @@
  * `--quick` (or `PAGEFRAG_QUICK=1`) receives 5,000 datagrams instead of
  * 200,000.
  *
+ * This example imports the entry files of this repository; in your own code
+ * import the same names from the package: `../mod.ts` is `"pagefrag"` (npm)
+ * or `"@pagefrag/pagefrag"` (JSR), `../net/skb.ts` is `pagefrag/net`
+ * (`"@pagefrag/pagefrag/net"`).
+ *
  * @module
  */
 import dgram from "node:dgram";

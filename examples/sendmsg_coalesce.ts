@@ -47,6 +47,11 @@
  *
  * `--quick` (or `PAGEFRAG_QUICK=1`) sends 256 KiB instead of 4 MiB.
  *
+ * This example imports the entry files of this repository; in your own code
+ * import the same names from the package: `../mod.ts` is `"pagefrag"` (npm)
+ * or `"@pagefrag/pagefrag"` (JSR), `../net/skb.ts` is `pagefrag/net`
+ * (`"@pagefrag/pagefrag/net"`).
+ *
  * @module
  */
 import process from "node:process";

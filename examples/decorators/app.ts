@@ -17,8 +17,12 @@
  * npx tsc -p .        # type-check
  * ```
  *
- * In your own code import from `"pagefrag"` (npm) or `"@pagefrag/pagefrag"`
- * (JSR); this example imports the sources of this repository.
+ * pagefrag's DI comes from its `pagefrag/di` entry, the only one that loads
+ * tsyringe; the root entry does not, so this application imports
+ * `reflect-metadata` itself, before tsyringe. This example imports the entry
+ * files of this repository; in your own code import the same names from the
+ * package: `../../mod.ts` is `"pagefrag"` (npm) or `"@pagefrag/pagefrag"`
+ * (JSR), `../../di/mod.ts` is `pagefrag/di`.
  *
  * @module
  */
