@@ -26,7 +26,7 @@
  * @module
  */
 import "reflect-metadata";
-import { container as rootContainer } from "tsyringe";
+import { container as rootContainer, type DependencyContainer } from "tsyringe";
 import type { MemoryBackend } from "../core/backend.ts";
 import type {
   AlignmentPolicy,
@@ -155,6 +155,6 @@ export function registerPageFrag<C extends PageFragContainer>(
  */
 export function createPageFragContainer(
   options: PageFragOptions = {},
-): PageFragContainer {
+): DependencyContainer {
   return registerPageFrag(rootContainer.createChildContainer(), options);
 }
