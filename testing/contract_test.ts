@@ -132,6 +132,15 @@ function importGraph(entry: URL): Map<string, string[]> {
   return graph;
 }
 
+// The portable suites pass as they are, checking with their built-in assert
+// (registered with node:test here; in a page, with any runner).
+portable.contractSuite("portable, heap", (o) => new HeapBackend(o), {
+  runner: { describe, it },
+});
+portable.policySuite("portable, order0", { refill: order0Refill }, {
+  runner: { describe, it },
+});
+
 describe("testing/portable: the suites without node:", () => {
   it("imports no node: module and no package, transitively", () => {
     const graph = importGraph(new URL("./portable.ts", import.meta.url));
@@ -150,20 +159,6 @@ describe("testing/portable: the suites without node:", () => {
         "node:test",
       ),
     );
-  });
-
-  it("the whole contract passes with a collecting runner and the built-in assert", async () => {
-    const tests: [string, () => unknown][] = [];
-    const runner: TestRunner = {
-      describe: (_name, body) => body(),
-      it: (name, body) => tests.push([name, body]),
-    };
-    portable.contractSuite("portable", (o) => new HeapBackend(o), { runner });
-    portable.policySuite("portable", { refill: order0Refill }, { runner });
-    assert.ok(tests.length >= 55, `${tests.length} tests`);
-    for (const [name, body] of tests) {
-      await assert.doesNotReject(async () => await body(), name);
-    }
   });
 
   it("the built-in assert fails where node:assert/strict does", () => {
