@@ -132,12 +132,27 @@ export interface WasmBackendDescriptor {
  * ```ts
  * import { createPageFragCache, WasmBackend } from "@pagefrag/pagefrag";
  *
- * // (module (import "env" "memory" (memory 1 16384 shared))
- * //   (func (export "first") (param i32) (result i32) (i32.load8_u (local.get 0))))
+ * // The binary of this module (what `wat2wasm --enable-threads` makes of it;
+ * // a doc example cannot compile text, so here it is byte by byte):
+ * //   (module (import "env" "memory" (memory 1 16384 shared))
+ * //     (func (export "first") (param i32) (result i32) (i32.load8_u (local.get 0))))
  * const bytes = new Uint8Array([
- *   0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 127, 1, 127, 2, 18, 1, 3, 101, 110, 118, 6,
- *   109, 101, 109, 111, 114, 121, 2, 3, 1, 128, 128, 1, 3, 2, 1, 0, 7, 9, 1, 5, 102, 105,
- *   114, 115, 116, 0, 0, 10, 9, 1, 7, 0, 32, 0, 45, 0, 0, 11,
+ *   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
+ *   // type section (1), 6 bytes, 1 type: func (param i32) (result i32)
+ *   0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+ *   // import section (2), 18 bytes, 1 import: "env" "memory", a memory (2)
+ *   // with shared limits (3): min 1, max 16384 (LEB128 0x80 0x80 0x01)
+ *   0x02, 0x12, 0x01,
+ *   0x03, 0x65, 0x6e, 0x76, // "env"
+ *   0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, // "memory"
+ *   0x02, 0x03, 0x01, 0x80, 0x80, 0x01,
+ *   // function section (3), 2 bytes, 1 function, of type 0
+ *   0x03, 0x02, 0x01, 0x00,
+ *   // export section (7), 9 bytes, 1 export: "first", a function (0), index 0
+ *   0x07, 0x09, 0x01, 0x05, 0x66, 0x69, 0x72, 0x73, 0x74, 0x00, 0x00,
+ *   // code section (10), 9 bytes, 1 body of 7 bytes, no locals:
+ *   // local.get 0 (0x20 0x00), i32.load8_u align 0 offset 0 (0x2d 0x00 0x00), end
+ *   0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x2d, 0x00, 0x00, 0x0b,
  * ]);
  * const backend = new WasmBackend({ maxBytes: 1 << 20 });
  * const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {

@@ -14,7 +14,7 @@
  * @module
  */
 import { kernelRefill } from "../mod.ts";
-import { contractSuite, policySuite } from "../testing/contract.ts";
+import { contractSuite, policySuite } from "../testing/mod.ts";
 import { MapBackend } from "./custom_backend.ts";
 
 contractSuite("map backend", (options) => new MapBackend(options));

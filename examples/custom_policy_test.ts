@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { policySuite } from "../testing/contract.ts";
+import { policySuite } from "../testing/mod.ts";
 import { SizeAwareRefill, TypedArrayAlignment } from "./custom_policy.ts";
 
 policySuite("size-aware refill + typed-array alignment", {

@@ -2,9 +2,10 @@
  * Page fragments that a WebAssembly module reads and writes in place.
  *
  * A `WasmBackend` carves its pages out of a shared `WebAssembly.Memory`, so
- * a fragment's address *is* a wasm pointer. This example assembles a tiny
- * wasm module at run time (examples/wasm/: no toolchain, no `.wasm` file)
- * that imports that memory and exports `csum(ptr, len)`, the Internet
+ * a fragment's address *is* a wasm pointer. This example compiles a tiny
+ * wasm module at run time (examples/wasm/checksum.wat, with the `wabt`
+ * package: no native toolchain, no `.wasm` file) that imports that memory
+ * and exports `csum(ptr, len)`, the Internet
  * checksum of RFC 1071. It allocates fragments of 20 to 1500 bytes (packet
  * sizes), fills them through their `Uint8Array` views, has wasm checksum
  * each one where it lies, and checks every result against a plain JavaScript
@@ -29,20 +30,15 @@ import {
   internetChecksum,
   type MemoryLimits,
 } from "./wasm/checksum_module.ts";
+import { prng } from "../testing/prng.ts";
 
 const quick = process.argv.includes("--quick");
 const COUNT = quick ? 300 : 5_000;
 const MIN_LEN = 20;
 const MAX_LEN = 1500;
 
-/** A small deterministic PRNG (xorshift32), so every run sees the same data. */
-let seed = 0x9e3779b9;
-function random(): number {
-  seed ^= seed << 13;
-  seed ^= seed >>> 17;
-  seed ^= seed << 5;
-  return seed >>> 0;
-}
+/** The shared seeded PRNG, so every run sees the same data. */
+const random = prng(0x9e3779b9);
 
 // One shared memory for both sides. The module imports it with these very
 // limits (a shared memory is imported as shared, with its maximum); the
@@ -57,7 +53,7 @@ const memory = new WebAssembly.Memory({
 const backend = new WasmBackend({ memory, base: 65536, maxBytes: 16 << 20 });
 const cache = createPageFragCache({ backend });
 
-const moduleBytes = buildChecksumModule(limits);
+const moduleBytes = await buildChecksumModule(limits);
 const { instance } = await WebAssembly.instantiate(moduleBytes, {
   env: { memory },
 });
@@ -68,10 +64,10 @@ const addrs: number[] = [];
 const views: Uint8Array[] = [];
 let totalBytes = 0;
 for (let i = 0; i < COUNT; i++) {
-  const len = MIN_LEN + (random() % (MAX_LEN - MIN_LEN + 1));
+  const len = random.range(MIN_LEN, MAX_LEN);
   const view = cache.alloc(len);
   if (view === null) throw new Error(`out of memory at fragment ${i}`);
-  for (let j = 0; j < len; j++) view[j] = random() & 0xff;
+  for (let j = 0; j < len; j++) view[j] = random.u32() & 0xff;
   if (i % 97 === 0) view.fill(0); // the edge cases: all zero, all ones
   if (i % 89 === 0) view.fill(0xff);
   views.push(view);
@@ -142,7 +138,7 @@ const ok = agree === COUNT && atAddress === COUNT &&
 
 console.log(
   `wasm_checksum: RFC 1071 checksums computed by wasm in place, over page fragments
-module     ${moduleBytes.length} bytes assembled at run time by examples/wasm/: imports env.memory (shared, ${limits.initial}..${limits.maximum} wasm pages), exports csum and mark
+module     ${moduleBytes.length} bytes compiled at run time from examples/wasm/checksum.wat: imports env.memory (shared, ${limits.initial}..${limits.maximum} wasm pages), exports csum and mark
 backend    WasmBackend over that memory from address ${backend.base}: ${backend.pageSize} B pages up to order ${backend.maxOrder}
 fragments  ${n(COUNT)} of ${MIN_LEN}..${MAX_LEN} bytes, ${
     n(totalBytes)

@@ -4,61 +4,27 @@ import { createPageFragCache } from "../mod.ts";
 import { WasmBackend } from "../backends/wasm.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
 import { assertPagesClean, assertRingClean } from "./workers/harness.ts";
+import { loadWat } from "../examples/wasm/wat.ts";
 
 contractSuite("wasm", (o) => new WasmBackend(o));
 
 /**
- * A tiny module importing `env.memory` (shared, max 16384 pages, or
- * unshared without a maximum) and exporting
- * `sum(ptr, len): i32` (the bytes' sum) and `fill(ptr, len, value)`
- * (`memory.fill`), hand-assembled so the test needs no toolchain.
+ * A tiny module (examples/wasm/bytes.wat) importing `env.memory` and
+ * exporting `sum(ptr, len): i32` (the bytes' sum) and `fill(ptr, len,
+ * value)` (`memory.fill`), compiled once with wabt: importing a shared
+ * memory (max 16384 pages) and an unshared one (no maximum).
  */
-function helperModule(shared: boolean): WebAssembly.Module {
-  const leb = (n: number) => {
-    const out: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n !== 0) b |= 0x80;
-      out.push(b);
-    } while (n !== 0);
-    return out;
-  };
-  const name = (s: string) => [s.length, ...new TextEncoder().encode(s)];
-  const section = (id: number, body: number[]) => [
-    id,
-    ...leb(body.length),
-    ...body,
-  ];
-  const i32 = 0x7f;
-  const types = [2, 0x60, 2, i32, i32, 1, i32, 0x60, 3, i32, i32, i32, 0];
-  const limits = shared ? [3, 1, ...leb(16384)] : [0, 0];
-  const imports = [1, ...name("env"), ...name("memory"), 2, ...limits];
-  const exports = [2, ...name("sum"), 0, 0, ...name("fill"), 0, 1];
-  // sum: block loop (br_if len == 0) acc += load8_u(ptr); ptr++; len--; br 0
-  const sum = [
-    ...[1, 1, i32], // one local: acc
-    ...[0x02, 0x40, 0x03, 0x40], // block, loop
-    ...[0x20, 1, 0x45, 0x0d, 1], // local.get len, i32.eqz, br_if 1
-    ...[0x20, 2, 0x20, 0, 0x2d, 0, 0, 0x6a, 0x21, 2], // acc += load8_u(ptr)
-    ...[0x20, 0, 0x41, 1, 0x6a, 0x21, 0], // ptr++
-    ...[0x20, 1, 0x41, 1, 0x6b, 0x21, 1], // len--
-    ...[0x0c, 0, 0x0b, 0x0b], // br 0, end, end
-    ...[0x20, 2, 0x0b], // acc
-  ];
-  const fill = [0, 0x20, 0, 0x20, 2, 0x20, 1, 0xfc, 0x0b, 0, 0x0b];
-  const code = [2, ...leb(sum.length), ...sum, ...leb(fill.length), ...fill];
-  return new WebAssembly.Module(
-    new Uint8Array([
-      ...[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
-      ...section(1, types),
-      ...section(2, imports),
-      ...section(3, [2, 0, 1]),
-      ...section(7, exports),
-      ...section(10, code),
-    ]),
-  );
-}
+const BYTES_WAT = new URL("../examples/wasm/bytes.wat", import.meta.url);
+const helperModules = {
+  shared: new WebAssembly.Module(
+    await loadWat(BYTES_WAT, {
+      memory: { initial: 1, maximum: 16384, shared: true },
+    }),
+  ),
+  unshared: new WebAssembly.Module(
+    await loadWat(BYTES_WAT, { memory: { initial: 0 } }),
+  ),
+};
 
 interface Helper {
   sum(ptr: number, len: number): number;
@@ -66,7 +32,8 @@ interface Helper {
 }
 
 function helper(memory: WebAssembly.Memory, shared = true): Helper {
-  const instance = new WebAssembly.Instance(helperModule(shared), {
+  const module = shared ? helperModules.shared : helperModules.unshared;
+  const instance = new WebAssembly.Instance(module, {
     env: { memory },
   });
   return instance.exports as unknown as Helper;

@@ -1,43 +1,15 @@
 /**
  * A WebAssembly module computing the Internet checksum (RFC 1071) over bytes
- * in an imported memory, assembled at run time by {@linkcode ./emit.ts}: no
- * toolchain, no `.wasm` file. And the same checksum in plain JavaScript, to
- * check it against.
+ * in an imported memory, written as readable WebAssembly text in
+ * {@linkcode ./checksum.wat} and compiled at run time with wabt (see
+ * {@linkcode ./wat.ts}). And the same checksum in plain JavaScript, to check
+ * it against.
  *
  * @module
  */
-import {
-  ExternKind,
-  funcBody,
-  funcType,
-  I32,
-  I64,
-  limits,
-  memarg,
-  module,
-  name,
-  Op,
-  Section,
-  section,
-  sleb,
-  vec,
-  VOID,
-} from "./emit.ts";
+import { loadWat, type MemoryLimits } from "./wat.ts";
 
-/**
- * Limits of the memory the module imports, in 64 KiB wasm pages: the same
- * shape as a `WebAssembly.MemoryDescriptor`. A shared memory must be
- * imported as shared, with a maximum; an import fits a memory whose current
- * size is at least `initial` and whose own maximum is at most `maximum`.
- */
-export interface MemoryLimits {
-  /** Smallest size the memory may have, in 64 KiB pages. */
-  initial: number;
-  /** Largest size the memory may grow to, in 64 KiB pages (required when shared). */
-  maximum?: number;
-  /** Whether the memory is shared between workers. */
-  shared?: boolean;
-}
+export type { MemoryLimits } from "./wat.ts";
 
 /** The module's exports once instantiated. */
 export interface ChecksumExports {
@@ -51,182 +23,12 @@ export interface ChecksumExports {
   mark(ptr: number, value: number): void;
 }
 
-const {
-  block,
-  loop,
-  end,
-  br,
-  br_if,
-  localGet,
-  localSet,
-  i32Const,
-  i64Const,
-  i32LtU,
-  i32GeU,
-  i32Add,
-  i32Sub,
-  i32And,
-  i32Or,
-  i32Xor,
-  i32Shl,
-  i32ShrU,
-  i64Add,
-  i64And,
-  i64ShrU,
-  i64Eqz,
-  i64Load8U,
-  i64Load16U,
-  i64Load32U,
-  i32Store8,
-  i32WrapI64,
-} = Op;
-
-// csum(ptr, len): locals 0 = ptr, 1 = len, 2 = sum (i64), 3 = folded (i32).
-//
-// It adds the bytes as little-endian words (wasm loads are little-endian),
-// 32 bits at a time into a 64-bit sum, then 16, then 8; folds the carries
-// back in; and swaps the two bytes at the end. RFC 1071 section 2(B): the
-// one's-complement sum is byte-order independent, so the little-endian sum
-// byte-swapped is the big-endian sum, and a 32-bit word is congruent to the
-// sum of its two 16-bit halves modulo 0xffff.
-const PTR = 0, LEN = 1, SUM = 2, S = 3;
-
-/** `sum += load(ptr)`; `ptr += n`; `len -= n`. */
-function take(load: number, alignLog2: number, n: number): number[] {
-  return [
-    localGet,
-    SUM,
-    localGet,
-    PTR,
-    load,
-    ...memarg(alignLog2),
-    i64Add,
-    localSet,
-    SUM,
-    localGet,
-    PTR,
-    i32Const,
-    ...sleb(n),
-    i32Add,
-    localSet,
-    PTR,
-    localGet,
-    LEN,
-    i32Const,
-    ...sleb(n),
-    i32Sub,
-    localSet,
-    LEN,
-  ];
-}
-
-const CSUM_CODE: number[] = [
-  // while (len >= 4) take 32 bits
-  block,
-  VOID,
-  loop,
-  VOID,
-  localGet,
-  LEN,
-  i32Const,
-  ...sleb(4),
-  i32LtU,
-  br_if,
-  1,
-  ...take(i64Load32U, 0, 4),
-  br,
-  0,
-  end,
-  end,
-  // if (len >= 2) take 16 bits
-  localGet,
-  LEN,
-  i32Const,
-  ...sleb(2),
-  i32GeU,
-  Op.if,
-  VOID,
-  ...take(i64Load16U, 0, 2),
-  end,
-  // if (len == 1) take the last byte: the low byte of a little-endian word
-  // whose high byte is the zero padding
-  localGet,
-  LEN,
-  Op.if,
-  VOID,
-  ...take(i64Load8U, 0, 1),
-  end,
-  // while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16)
-  block,
-  VOID,
-  loop,
-  VOID,
-  localGet,
-  SUM,
-  i64Const,
-  ...sleb(16),
-  i64ShrU,
-  i64Eqz,
-  br_if,
-  1,
-  localGet,
-  SUM,
-  i64Const,
-  ...sleb(0xffff),
-  i64And,
-  localGet,
-  SUM,
-  i64Const,
-  ...sleb(16),
-  i64ShrU,
-  i64Add,
-  localSet,
-  SUM,
-  br,
-  0,
-  end,
-  end,
-  // s = sum; return (((s & 0xff) << 8) | (s >> 8)) ^ 0xffff
-  localGet,
-  SUM,
-  i32WrapI64,
-  localSet,
-  S,
-  localGet,
-  S,
-  i32Const,
-  ...sleb(0xff),
-  i32And,
-  i32Const,
-  ...sleb(8),
-  i32Shl,
-  localGet,
-  S,
-  i32Const,
-  ...sleb(8),
-  i32ShrU,
-  i32Or,
-  i32Const,
-  ...sleb(0xffff),
-  i32Xor,
-];
-
-// mark(ptr, value): memory[ptr] = value
-const MARK_CODE: number[] = [
-  localGet,
-  0,
-  localGet,
-  1,
-  i32Store8,
-  ...memarg(0),
-];
-
 /**
- * Assemble the checksum module: it imports `env.memory` with the given
- * limits (pass the descriptor the memory was made with; a shared memory is
- * imported with the threads proposal's shared flag and needs `maximum`) and
- * exports `csum(ptr: i32, len: i32) -> i32` (the RFC 1071 Internet checksum
- * of `len` bytes at `ptr`, computed in place) and `mark(ptr: i32, value: i32)`
+ * Compile the checksum module of `checksum.wat`: it imports `env.memory`
+ * with the given limits (pass the descriptor the memory was made with; a
+ * shared memory is imported as shared and needs `maximum`) and exports
+ * `csum(ptr: i32, len: i32) -> i32` (the RFC 1071 Internet checksum of
+ * `len` bytes at `ptr`, computed in place) and `mark(ptr: i32, value: i32)`
  * (stores one byte at `ptr`).
  *
  * @example
@@ -234,7 +36,7 @@ const MARK_CODE: number[] = [
  * import { buildChecksumModule, internetChecksum } from "./checksum_module.ts";
  *
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 4, shared: true });
- * const bytes = buildChecksumModule({ initial: 1, maximum: 4, shared: true });
+ * const bytes = await buildChecksumModule({ initial: 1, maximum: 4, shared: true });
  * const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
  * const csum = instance.exports.csum as (ptr: number, len: number) => number;
  * const data = new Uint8Array(memory.buffer, 100, 5);
@@ -242,39 +44,12 @@ const MARK_CODE: number[] = [
  * if (csum(100, 5) !== internetChecksum(data)) throw new Error("mismatch");
  * ```
  */
-export function buildChecksumModule(
+export async function buildChecksumModule(
   memoryLimits: MemoryLimits,
-): Uint8Array<ArrayBuffer> {
-  const { initial, maximum, shared = false } = memoryLimits;
-  const csumType = funcType([I32, I32], [I32]);
-  const markType = funcType([I32, I32], []);
-  return module([
-    section(Section.Type, vec([csumType, markType])),
-    section(
-      Section.Import,
-      vec([[
-        ...name("env"),
-        ...name("memory"),
-        ExternKind.Memory,
-        ...limits(initial, maximum, shared),
-      ]]),
-    ),
-    section(Section.Function, vec([[0], [1]])),
-    section(
-      Section.Export,
-      vec([
-        [...name("csum"), ExternKind.Func, 0],
-        [...name("mark"), ExternKind.Func, 1],
-      ]),
-    ),
-    section(
-      Section.Code,
-      vec([
-        funcBody([[1, I64], [1, I32]], CSUM_CODE),
-        funcBody([], MARK_CODE),
-      ]),
-    ),
-  ]);
+): Promise<Uint8Array<ArrayBuffer>> {
+  return await loadWat(new URL("./checksum.wat", import.meta.url), {
+    memory: memoryLimits,
+  });
 }
 
 /**
