@@ -64,6 +64,7 @@ import {
   skbFragSizeAdd,
   type SkBuff,
 } from "../net/skb.ts";
+import { prng } from "../testing/prng.ts";
 
 const QUICK = process.argv.slice(2).includes("--quick") ||
   process.env.PAGEFRAG_QUICK === "1";
@@ -78,19 +79,8 @@ const SIZE_GOAL = 45 * 1448;
 /** The least `prepare` asks for, as `tcp_sendmsg` does. */
 const PREPARE_MIN = 32;
 
-/** A small deterministic PRNG (mulberry32), so every run sends the same stream. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = mulberry32(0x5eed);
+// Seeded, so every run sends the same stream.
+const random = prng(0x5eed);
 
 /** The stream: pseudo-random bytes, so a misplaced byte cannot go unnoticed. */
 const stream = new Uint8Array(STREAM_BYTES);
@@ -237,7 +227,7 @@ function run(title: string, cache: NetdevFragCache, sockets = 1): void {
     socks.push(new TcpSocket(cache));
     expected.push([]);
   }
-  const pick = mulberry32(sockets);
+  const pick = prng(sockets);
   const to: number[] = [];
   for (let k = 0, s = 0; k < writes.length; k++) {
     if (k > 0 && pick() < 0.5) s = (s + 1) % sockets;
