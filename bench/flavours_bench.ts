@@ -23,7 +23,7 @@
  * times whole batches; a batch of 64 takes long enough that the timer's own
  * cost is small against it, and every ratio it prints between two batches is
  * also the ratio per alloc + free. The per-allocation nanoseconds printed
- * after the run are mitata's averages divided by 64.
+ * after the run are the medians of mitata's samples divided by 64.
  *
  * Every contender has a loop compiled for it alone (`bench/bodies.ts`), so
  * each call site sees one cache class only, and every result goes through

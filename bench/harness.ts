@@ -145,6 +145,12 @@ export interface Case {
 /** What was measured of one case, per operation. */
 export interface Measured {
   name: string;
+  /**
+   * The figure the tables and ratios use: the median sample's ns per
+   * operation, which a sample preempted by another process does not move
+   * (the average does, on a busy machine).
+   */
+  ns: number;
   /** Average, median, fastest and 99th percentile ns per operation. */
   avg: number;
   p50: number;
@@ -190,6 +196,7 @@ export async function measureAll(
     });
     const m: Measured = {
       name: c.name,
+      ns: s.p50 / per,
       avg: s.avg / per,
       p50: s.p50 / per,
       min: s.min / per,
@@ -198,7 +205,7 @@ export async function measureAll(
     };
     out.set(c.name, m);
     console.log(
-      `  ${c.name.padEnd(width)} ${ns(m.avg).padStart(8)} ns` +
+      `  ${c.name.padEnd(width)} ${ns(m.ns).padStart(8)} ns` +
         (m.heap === null ? "" : `  ${m.heap.toFixed(1).padStart(8)} B heap`),
     );
   }
@@ -206,7 +213,7 @@ export async function measureAll(
 }
 
 /**
- * A rows x columns table of ns per operation, each cell with its ratio to
+ * A rows x columns table of ns per operation (medians), each cell with its ratio to
  * the `baseline` row of its column (`time / baseline`: above 1 costs more).
  */
 export function ratioTable(
@@ -217,7 +224,7 @@ export function ratioTable(
   results: Map<string, Measured>,
 ): string {
   const t = (row: string, col: string) =>
-    results.get(nameOf(row, col))?.avg ?? NaN;
+    results.get(nameOf(row, col))?.ns ?? NaN;
   return table([
     ["", ...cols],
     ...rows.map((row) => [

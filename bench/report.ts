@@ -19,7 +19,7 @@ import { fileURLToPath } from "node:url";
 import { MAIN_SIZE, SIZES } from "./contenders.ts";
 import { ns, type RuntimeName, RUNTIMES } from "./harness.ts";
 import { KERNEL } from "./page_frag_selftest.ts";
-import { avgByLabel, type ResultsFile } from "./results_file.ts";
+import { nsByLabel, type ResultsFile } from "./results_file.ts";
 import { cell, TARGETS } from "./targets.ts";
 
 /** The project's root directory. */
@@ -60,7 +60,7 @@ export function loadResults(dir: string = RESULTS_DIR): Results {
     const path = resolve(dir, `${rt}.json`);
     if (!existsSync(path)) continue;
     const file = JSON.parse(readFileSync(path, "utf8")) as ResultsFile;
-    if (file.version === 2) out[rt] = file;
+    if (file.schema === 2) out[rt] = file;
   }
   return out;
 }
@@ -112,8 +112,8 @@ export function allocTable(results: Results, size: number): string {
     label,
     ...rts.map((rt) => {
       const f = results[rt]!;
-      const t = avgByLabel(f, label, size);
-      const base = avgByLabel(f, "new Uint8Array", size);
+      const t = nsByLabel(f, label, size);
+      const base = nsByLabel(f, "new Uint8Array", size);
       return `${ns(t)} ns (${ratio(base / t)})`;
     }),
   ]);
@@ -299,13 +299,13 @@ export function renderMarkdown(results: Results, chartPath: string): string {
     "## Targets",
     "",
     `Issue 11's targets. Allocation: ${MAIN_SIZE}-byte fragments on the heap backend (the default),`,
-    "for each flavour (napi, netdev). ✓ met, ✗ missed. Ratios are of mitata's averages in one run.",
+    "for each flavour (napi, netdev). ✓ met, ✗ missed. Ratios are of mitata's medians in one run.",
     "",
     targetsTable(results),
     "",
     "## Allocate + free",
     "",
-    "Average ns per alloc + free (mitata's `measure()` average per call, divided by the 64 pairs",
+    "ns per alloc + free (the median of mitata's `measure()` samples, divided by the 64 pairs",
     "every call runs), and in brackets how many times faster than `new Uint8Array(n)` in",
     "the same process (above 1 is faster). Each pagefrag contender is",
     "`<backend> <flavour> <form>`: `alloc` returns a `Uint8Array` and is freed by view,",
@@ -414,7 +414,7 @@ export function renderChart(results: Results): string {
   let max = 1;
   for (const rt of rts) {
     for (const l of rows) {
-      const t = avgByLabel(results[rt]!, l, MAIN_SIZE);
+      const t = nsByLabel(results[rt]!, l, MAIN_SIZE);
       if (Number.isFinite(t)) max = Math.max(max, t);
     }
   }
@@ -459,7 +459,7 @@ export function renderChart(results: Results): string {
       }" text-anchor="end">${esc(label)}</text>`,
     );
     rts.forEach((rt, i) => {
-      const t = avgByLabel(results[rt]!, label, MAIN_SIZE);
+      const t = nsByLabel(results[rt]!, label, MAIN_SIZE);
       if (!Number.isFinite(t)) return;
       const y = y0 + i * bar;
       out.push(

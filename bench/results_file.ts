@@ -44,7 +44,8 @@ export interface MemoryRow {
 
 /** A results file. */
 export interface ResultsFile {
-  version: 2;
+  /** The file format (named so: Deno reads any `deno.json` as its config, where `version` is a string). */
+  schema: 2;
   runtime: RuntimeName;
   /** e.g. "Deno 2.9.5 (V8 ...)". */
   runtimeVersion: string;
@@ -67,13 +68,13 @@ export interface ResultsFile {
   crossWorker: PageFragTestResults | null;
 }
 
-/** Average ns per pair of the contender labelled `label` at `size`, or NaN. */
-export function avgByLabel(
+/** Median ns per pair of the contender labelled `label` at `size`, or NaN. */
+export function nsByLabel(
   file: ResultsFile,
   label: string,
   size: number,
 ): number {
-  return byLabel(file, label, size)?.avg ?? NaN;
+  return byLabel(file, label, size)?.ns ?? NaN;
 }
 
 /** The contender labelled `label` at `size`. */

@@ -136,15 +136,15 @@ const alloc = groups.flat().map((c) => ({
   name: c.name,
 }));
 console.log(
-  `\n== ns per alloc+free pair (in brackets: times faster than new Uint8Array(n)) ==`,
+  `\n== ns per alloc+free pair, medians (in brackets: times faster than new Uint8Array(n)) ==`,
 );
 console.log(table([
   ["contender", ...SIZES.map((n) => `${n} B`)],
   ...groups[0].map((c, i) => [
     c.label,
     ...groups.map((g) => {
-      const t = measured.get(g[i].name)!.avg;
-      return `${ns(t)} (${(measured.get(g[0].name)!.avg / t).toFixed(2)}x)`;
+      const t = measured.get(g[i].name)!.ns;
+      return `${ns(t)} (${(measured.get(g[0].name)!.ns / t).toFixed(2)}x)`;
     }),
   ]),
 ]));
@@ -193,7 +193,7 @@ const firstCall: FirstCall | null = times.length === 0 ? null : {
   createUs: pick("createUs"),
   firstPairUs: pick("firstPairUs"),
   secondPairUs: pick("secondPairUs"),
-  warmCreateUs: warmCreate.get("createPageFragCache() (warm)")!.avg / 1000,
+  warmCreateUs: warmCreate.get("createPageFragCache() (warm)")!.ns / 1000,
   userColdNs: user[0]?.coldNs ?? NaN,
   userWarmNs: user[0]?.warmNs ?? NaN,
 };
@@ -317,7 +317,7 @@ console.log(reportPageFragTest(crossWorker));
 // ---------------------------------------------------------- the targets
 
 const file: ResultsFile = {
-  version: 2,
+  schema: 2,
   runtime: RUNTIME,
   runtimeVersion: runtimeVersion(),
   cpu: cpuName,

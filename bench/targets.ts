@@ -11,7 +11,7 @@
  */
 import { MAIN_SIZE, pagefragLabel } from "./contenders.ts";
 import type { RuntimeName } from "./harness.ts";
-import { avgByLabel, byLabel, type ResultsFile } from "./results_file.ts";
+import { byLabel, nsByLabel, type ResultsFile } from "./results_file.ts";
 
 /** One measured value against its target. */
 export interface Check {
@@ -57,7 +57,7 @@ const heap = (f: "napi" | "netdev", form: "view" | "handle") =>
 const fasterThan =
   (label: string, form: "view" | "handle" = "view") =>
   (f: "napi" | "netdev", file: ResultsFile) =>
-    avgByLabel(file, label, N) / avgByLabel(file, heap(f, form), N);
+    nsByLabel(file, label, N) / nsByLabel(file, heap(f, form), N);
 
 /** A first-call figure, when the run has them. */
 function firstCall(
@@ -100,8 +100,8 @@ export const TARGETS: readonly Target[] = [
     unit: "x",
     evaluate: perFlavour(
       (f, file) =>
-        avgByLabel(file, heap(f, "view"), N) /
-        avgByLabel(file, heap(f, "handle"), N),
+        nsByLabel(file, heap(f, "view"), N) /
+        nsByLabel(file, heap(f, "handle"), N),
       (r) => r <= 1.5,
     ),
   },
@@ -121,8 +121,8 @@ export const TARGETS: readonly Target[] = [
     unit: "x",
     evaluate: perFlavour(
       (f, file) =>
-        avgByLabel(file, heap(f, "handle"), N) /
-        avgByLabel(file, "handle floor", N),
+        nsByLabel(file, heap(f, "handle"), N) /
+        nsByLabel(file, "handle floor", N),
       (r) => r <= 3,
     ),
   },
