@@ -137,8 +137,8 @@ function fail(message: string): string {
 }
 
 /**
- * Wait for the consumer (unless the run already failed), drain `cache` and
- * report the run that started at `t0`.
+ * Wait for the consumer (`finished`, unless the run already failed), drain
+ * `cache` (if the run used one) and report the run that started at `t0`.
  */
 function producerDone(
   run: number,
@@ -146,13 +146,14 @@ function producerDone(
   error: string | undefined,
   pushed: number,
   dropped: number,
-  cache: ReturnType<typeof createPageFragCache>,
+  cache: ReturnType<typeof createPageFragCache> | undefined,
+  finished: () => boolean = () => awaitFinished(run),
 ): ProducerDone {
-  const finished = error === undefined && awaitFinished(run);
+  const done = error === undefined && finished();
   const elapsedMs = performance.now() - t0;
-  if (error === undefined && !finished) error = "consumer did not finish";
-  cache.drain();
-  const s = cache.stats();
+  if (error === undefined && !done) error = "consumer did not finish";
+  cache?.drain();
+  const s = cache?.stats() ?? { allocFailures: 0, refills: 0, recycles: 0 };
   return {
     type: "done",
     role: "producer",
@@ -327,24 +328,15 @@ function postMsgProducer(run: number, n: number, size: number): ProducerDone {
     out.postMessage(msg);
     sent++;
   }
-  if (error === undefined && awaitReceived(n) < 0) {
-    error = "consumer did not finish";
-  }
-  const elapsedMs = performance.now() - t0;
-  return {
-    type: "done",
-    role: "producer",
+  return producerDone(
     run,
-    ok: error === undefined,
+    t0,
     error,
-    elapsedMs,
-    pushed: sent,
-    dropped: 0,
-    allocFailures: 0,
-    refills: 0,
-    recycles: 0,
-    sleeps: ring.sleeps,
-  };
+    sent,
+    0,
+    undefined,
+    () => awaitReceived(n) >= 0,
+  );
 }
 
 /** Wait until the consumer has received at least `want` messages; -1 on exit. */

@@ -77,8 +77,19 @@ function bytes(n: number | null): string {
   return `${n} B`;
 }
 
+/** Draws a table: markdown here, aligned text in the suite's terminal output. */
+export type Render = (
+  head: string[],
+  rows: string[][],
+  left?: boolean,
+) => string;
+
 /** A markdown table: the first column left-aligned, the rest right-aligned unless `left`. */
-function mdTable(head: string[], rows: string[][], left = false): string {
+export function mdTable(
+  head: string[],
+  rows: string[][],
+  left = false,
+): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [
     line(head),
@@ -121,7 +132,10 @@ export function allocTable(results: Results, size: number): string {
 }
 
 /** The targets table: every target, per runtime, measured and met or not. */
-export function targetsTable(results: Results): string {
+export function targetsTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
   const rts = present(results);
   const rows = TARGETS.map((t) => [
     t.text,
@@ -129,11 +143,14 @@ export function targetsTable(results: Results): string {
       t.runtimes.includes(rt) ? cell(t.evaluate(results[rt]!), t.unit) : "n/a"
     ),
   ]);
-  return mdTable(["target", ...rts.map((rt) => TITLE[rt])], rows, true);
+  return render(["target", ...rts.map((rt) => TITLE[rt])], rows, true);
 }
 
 /** The churn table of one results file. */
-export function churnTable(file: ResultsFile): string {
+export function churnTable(
+  file: ResultsFile,
+  render: Render = mdTable,
+): string {
   const int = (n: number | null) =>
     n === null ? "-" : n.toLocaleString("en-US");
   const rows = file.churn.map((c) => [
@@ -147,7 +164,7 @@ export function churnTable(file: ResultsFile): string {
     int(c.recycledInPlace),
     c.ok ? "yes" : "NO",
   ]);
-  return mdTable([
+  return render([
     "contender",
     "ns/op",
     "GCs / GC time",
@@ -161,7 +178,10 @@ export function churnTable(file: ResultsFile): string {
 }
 
 /** Page bytes held per live byte by backend and cache options, per runtime. */
-export function memoryTable(results: Results): string {
+export function memoryTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
   const rts = present(results);
   const rows: string[][] = [];
   for (const m of results[rts[0]]?.memory ?? []) {
@@ -175,18 +195,21 @@ export function memoryTable(results: Results): string {
       }),
     ]);
   }
-  return mdTable(["backend and options", ...rts.map((rt) => TITLE[rt])], rows);
+  return render(["backend and options", ...rts.map((rt) => TITLE[rt])], rows);
 }
 
 /** The first-call figures, per runtime. */
-export function firstCallTable(results: Results): string {
+export function firstCallTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
   const rts = present(results);
   const cells = (f: (fc: NonNullable<ResultsFile["firstCall"]>) => string) =>
     rts.map((rt) => {
       const fc = results[rt]!.firstCall;
       return fc === null ? "-" : f(fc);
     });
-  return mdTable(["figure", ...rts.map((rt) => TITLE[rt])], [
+  return render(["figure", ...rts.map((rt) => TITLE[rt])], [
     [
       "import the library (fresh process)",
       ...cells((f) => `${f.importMs.toFixed(1)} ms`),

@@ -53,7 +53,6 @@ import {
 } from "./churn.ts";
 import {
   BACKENDS,
-  BATCH,
   contenders,
   info,
   makeCaches,
@@ -75,14 +74,18 @@ import {
   runPageFragTest,
 } from "./page_frag_selftest.ts";
 import {
+  churnTable,
   COMMANDS,
+  firstCallTable,
+  memoryTable,
+  type Render,
   renderChart,
   renderMarkdown,
   RESULTS_DIR,
+  targetsTable,
   writeReport,
 } from "./report.ts";
 import type { FirstCall, MemoryRow, ResultsFile } from "./results_file.ts";
-import { cell, TARGETS } from "./targets.ts";
 
 const flags = parseFlags(
   process.argv.slice(2),
@@ -197,24 +200,6 @@ const firstCall: FirstCall | null = times.length === 0 ? null : {
   userColdNs: user[0]?.coldNs ?? NaN,
   userWarmNs: user[0]?.warmNs ?? NaN,
 };
-if (firstCall !== null) {
-  const f = firstCall;
-  console.log(table([
-    [`figure (median of ${f.runs} processes)`, "value"],
-    ["import the library", `${f.importMs.toFixed(1)} ms`],
-    ["first createPageFragCache()", `${f.createUs.toFixed(0)} µs`],
-    ["first alloc(256)+free", `${f.firstPairUs.toFixed(0)} µs`],
-    ["second alloc(256)+free", `${f.secondPairUs.toFixed(1)} µs`],
-    ["createPageFragCache(), warm (mitata)", `${f.warmCreateUs.toFixed(1)} µs`],
-    [
-      "user's first mitata bench (no warm-up) / warmed",
-      `${ns(f.userColdNs)} / ${ns(f.userWarmNs)} ns = ${
-        (f.userColdNs / f.userWarmNs).toFixed(2)
-      }x`,
-    ],
-  ]));
-}
-
 lap("first calls done");
 
 // ------------------------------------------------------------- 3. churn
@@ -233,30 +218,6 @@ for (const backend of BACKENDS) {
     churn.push(churnPagefrag(script, napi, name, form));
   }
 }
-const count = (n: number | null) => n === null ? "-" : String(n);
-console.log(table([
-  [
-    "contender",
-    "ns/op",
-    "GCs",
-    "page requests",
-    "new buffers",
-    "recycled",
-    "held/live",
-    "pages back",
-  ],
-  ...churn.map((c) => [
-    c.name,
-    ns(c.nsPerOp),
-    c.gc === null ? "n/a" : String(c.gc.count),
-    count(c.pageRequests),
-    c.newBuffers === null ? "-" : `${c.newBuffers} (${c.newBuffersFrom})`,
-    count(c.recycledInPlace),
-    c.heldPerLive === null ? "-" : `${c.heldPerLive.toFixed(2)}x`,
-    c.ok ? "yes" : "NO",
-  ]),
-]));
-
 // The same workload under the options that lower the memory held.
 const VARIANTS: [string, Record<string, unknown>][] = [
   ["{} (4 KiB << 3: 32 KiB pages)", {}],
@@ -285,22 +246,6 @@ for (const backend of BACKENDS) {
     });
   }
 }
-console.log(
-  "\npage bytes held per live byte, by cache options (allocHandle churn):",
-);
-console.log(table([
-  ["options", ...BACKENDS],
-  ...VARIANTS.map(([options]) => [
-    options,
-    ...BACKENDS.map((b) =>
-      `${
-        memory.find((m) => m.backend === b && m.options === options)!
-          .heldPerLive.toFixed(2)
-      }x`
-    ),
-  ]),
-]));
-
 lap("churn done");
 
 // ------------------------------------------------------ 4. cross-worker
@@ -333,16 +278,16 @@ const file: ResultsFile = {
   memory,
   crossWorker,
 };
-console.log(
-  `\n== targets (issue 11; ${runtimeVersion()}; per pair, ${BATCH} pairs a call) ==`,
-);
-console.log(table([
-  ["target", "measured"],
-  ...TARGETS.filter((t) => t.runtimes.includes(RUNTIME)).map((t) => [
-    t.text,
-    cell(t.evaluate(file), t.unit),
-  ]),
-]));
+const one = { [RUNTIME]: file };
+const text: Render = (head, rows) => table([head, ...rows]);
+console.log(`\n== first calls (fresh processes on ${RUNTIME}) ==`);
+console.log(firstCallTable(one, text));
+console.log(`\n== churn (${churnOps.toLocaleString("en-US")} operations) ==`);
+console.log(churnTable(file, text));
+console.log("\npage bytes held per live byte, by cache options:");
+console.log(memoryTable(one, text));
+console.log(`\n== targets (issue 11; ${runtimeVersion()}) ==`);
+console.log(targetsTable(one, text));
 
 file.seconds = (performance.now() - started) / 1000;
 if (write) {
@@ -352,8 +297,8 @@ if (write) {
   console.log(`\nwrote ${[path, ...writeReport()].join(", ")}`);
 } else {
   // Render the report anyway (not written), so that --quick keeps it working.
-  renderMarkdown({ [RUNTIME]: file }, "chart.svg");
-  renderChart({ [RUNTIME]: file });
+  renderMarkdown(one, "chart.svg");
+  renderChart(one);
 }
 console.log(`suite took ${file.seconds.toFixed(1)} s`);
 const ok = churn.every((c) => c.ok) && memoryOk && crossWorker.ok;
