@@ -51,13 +51,7 @@ import {
   churnScript,
   LIVE_SLOTS,
 } from "./churn.ts";
-import {
-  BACKENDS,
-  contenders,
-  info,
-  makeCaches,
-  SIZES,
-} from "./contenders.ts";
+import { BACKENDS, contenders, info, makeCaches, SIZES } from "./contenders.ts";
 import {
   childCommand,
   measureAll,
