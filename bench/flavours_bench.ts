@@ -13,22 +13,20 @@
  *   lock (uncontended here: one thread), and the cache's state words are
  *   read and written in shared memory.
  *
- * How napi is measured. `poll(fn)` is synchronous and mitata's `run()` is
- * async, so one poll cannot enclose the whole run. Instead every contender
- * runs the same body: a batch of `BATCH` (64, the kernel's NAPI poll weight)
- * alloc + free pairs per benchmark call. The napi contender enters its poll
- * scope once per batch, exactly as a driver's poll handles up to 64 packets
- * per softirq, so its per-allocation cost includes 1/64 of a `poll()` entry
- * (a try/finally and a call: well under a nanosecond per allocation). mitata
- * times whole batches; a batch of 64 takes long enough that the timer's own
- * cost is small against it, and every ratio it prints between two batches is
- * also the ratio per alloc + free. The per-allocation nanoseconds printed
- * after the run are the medians of mitata's samples divided by 64.
+ * How napi is measured. `poll(fn)` is synchronous and mitata measures
+ * asynchronously, so one poll cannot enclose the whole measurement. Instead
+ * every contender runs the same body: a batch of 64 (the kernel's NAPI poll
+ * weight) alloc + free pairs per benchmark call. The napi contender enters
+ * its poll scope once per batch, exactly as a driver's poll handles up to 64
+ * packets per softirq, so its per-allocation cost includes 1/64 of a
+ * `poll()` entry (a try/finally and a call: well under a nanosecond per
+ * allocation). The figures are the medians of mitata's samples divided by
+ * 64 (`compareCaches` in `bench/harness.ts`).
  *
  * Every contender has a loop compiled for it alone (`bench/bodies.ts`), so
  * each call site sees one cache class only, and every result goes through
- * `do_not_optimize`. Every loop frees what it allocates,
- * so each cache recycles one page in place throughout.
+ * `do_not_optimize`. Every loop frees what it allocates, so each cache
+ * recycles one page in place throughout.
  *
  * Reading the numbers: an address-form pair takes 5-20 ns, so JIT decisions
  * move it by tens of percent between runs and runtimes (tier-up timing,
