@@ -73,6 +73,13 @@ function firstCall(
   };
 }
 
+/** Checks of the cross-worker results, when the run has them. */
+function crossWorker(
+  checks: (x: NonNullable<ResultsFile["crossWorker"]>) => Check[],
+): (file: ResultsFile) => Check[] {
+  return (file) => file.crossWorker === null ? [] : checks(file.crossWorker);
+}
+
 export const TARGETS: readonly Target[] = [
   {
     text:
@@ -183,28 +190,25 @@ export const TARGETS: readonly Target[] = [
       "cross-worker self-test: ns per pair within 2x of the kernel's (50 ns aligned, 110 ns non-aligned)",
     runtimes: ALL,
     unit: "x",
-    evaluate: (file) => {
-      const x = file.crossWorker;
-      if (x === null) return [];
-      return x.modes.map((m) => {
+    evaluate: crossWorker((x) =>
+      x.modes.map((m) => {
         const k = m.align === 1 ? x.kernel.nonAlignedNs : x.kernel.alignedNs;
         const value = m.nsPerPair / k;
         const what = `${m.len} B${m.align === 1 ? "" : " aligned"}`;
         return { what, value, pass: value <= 2 && m.ok };
-      });
-    },
+      })
+    ),
   },
   {
     text:
       "cross-worker: fragment address hand-off at least 20x cheaper than postMessage",
     runtimes: ALL,
     unit: "x",
-    evaluate: (file) => {
-      const x = file.crossWorker;
-      if (x === null) return [];
-      const value = x.postMessageOverRing;
-      return [{ what: "256 B", value, pass: value >= 20 && x.ok }];
-    },
+    evaluate: crossWorker((x) => [{
+      what: "256 B",
+      value: x.postMessageOverRing,
+      pass: x.postMessageOverRing >= 20 && x.ok,
+    }]),
   },
 ];
 
