@@ -59,16 +59,22 @@ export interface Flags {
   num(name: string, fallback: number): number;
 }
 
-/** Parse `argv`; `usage` is printed for `--help`. */
+/**
+ * Parse `argv`; `usage` (which names every flag, as `--name`) is printed for
+ * `--help`, and a flag it does not name is an error.
+ */
 export function parseFlags(argv: string[], usage: string): Flags {
   const given = new Map<string, string | true>();
+  const known = usage.match(/--[a-z-]+/g) ?? [];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     if (flag === "--help" || flag === "-h") {
       console.log(`usage: ${usage}`);
       process.exit(0);
     }
-    if (!flag.startsWith("--")) throw new Error(`unexpected ${argv[i]}`);
+    if (!known.includes(flag)) {
+      throw new Error(`unknown flag ${argv[i]} (usage: ${usage})`);
+    }
     const next = argv[i + 1];
     const value = inline ??
       (next !== undefined && /^[\d_.]+$/.test(next) ? argv[++i] : true);
