@@ -22,9 +22,9 @@
  *   shared memory and an `Atomics` lock on the shared and wasm backends, as
  *   `createNetdevCache` makes them).
  *
- * The pagefrag bodies live in `bench/bodies.ts`, one function literal per
- * (flavour, form) so that each call site sees one cache class, loaded with
- * the library from a private copy per backend (`bench/isolate.ts`).
+ * The pagefrag loops come from `bench/bodies.ts` (a loop compiled for each
+ * cache), over the library loaded from a private copy per backend
+ * (`bench/isolate.ts`).
  *
  * @module
  */
@@ -32,8 +32,10 @@ import { Buffer } from "node:buffer";
 import { MemPool } from "@thi.ng/malloc";
 import { do_not_optimize } from "mitata";
 import type { NapiFragCache, NetdevFragCache } from "../mod.ts";
+import { type Form, pairs } from "./bodies.ts";
 import { floorBodies } from "./floors.ts";
-import type { Copy } from "./isolate.ts";
+import type { Case } from "./harness.ts";
+import type { Library } from "./isolate.ts";
 
 /** The fragment sizes of the allocation benchmark. */
 export const SIZES = [64, 256, 1500, 2048] as const;
@@ -41,14 +43,14 @@ export const SIZES = [64, 256, 1500, 2048] as const;
 export const MAIN_SIZE = 256;
 /**
  * Alloc + free pairs per benchmark call (the NAPI poll budget): every
- * contender runs the same loop of 64, so mitata's time per iteration is per
- * 64 pairs; the suite's tables divide by it.
+ * contender runs the same loop of 64, and figures are per pair.
  */
 export const BATCH = 64;
 
 export type BackendName = "heap" | "shared" | "wasm";
 export type Flavour = "napi" | "netdev";
-export type Form = "view" | "handle";
+export const BACKENDS: readonly BackendName[] = ["heap", "shared", "wasm"];
+export const FLAVOURS: readonly Flavour[] = ["napi", "netdev"];
 
 /** What a contender is, for the report. */
 export interface ContenderInfo {
@@ -65,54 +67,43 @@ export interface ContenderInfo {
 }
 
 /** A contender: what it is and its benchmark body. */
-export interface Contender extends ContenderInfo {
-  fn: () => void;
-}
-
-export const BACKENDS: readonly BackendName[] = ["heap", "shared", "wasm"];
-export const FLAVOURS: readonly Flavour[] = ["napi", "netdev"];
-
-function oom(): never {
-  throw new Error("out of memory");
-}
+export type Contender = ContenderInfo & Case;
 
 /** The label of a pagefrag contender (`heap napi alloc`). */
 export function pagefragLabel(b: BackendName, f: Flavour, form: Form): string {
   return `${b} ${f} ${form === "view" ? "alloc" : "allocHandle"}`;
 }
 
-/** The caches the pagefrag contenders use, and the loops that call them. */
+/** One napi and one netdev cache per backend, each made by that backend's copy. */
 export interface Caches {
   napi: Record<BackendName, NapiFragCache>;
   netdev: Record<BackendName, NetdevFragCache>;
-  copies: Record<BackendName, Copy>;
 }
 
-/**
- * One napi and one netdev cache on each backend (each cache with its own
- * backend), made by that backend's copy of the library.
- */
-export function makeCaches(copies: Record<BackendName, Copy>): Caches {
-  const napi = {} as Record<BackendName, NapiFragCache>;
-  const netdev = {} as Record<BackendName, NetdevFragCache>;
+/** The caches of the pagefrag contenders (each with its own backend). */
+export function makeCaches(copies: Record<BackendName, Library>): Caches {
+  const c = { napi: {}, netdev: {} } as Caches;
   for (const backend of BACKENDS) {
-    napi[backend] = copies[backend].lib.createNapiCache({ backend });
-    netdev[backend] = copies[backend].lib.createNetdevCache({ backend });
+    c.napi[backend] = copies[backend].createNapiCache({ backend });
+    c.netdev[backend] = copies[backend].createNetdevCache({ backend });
   }
-  return { napi, netdev, copies };
+  return c;
 }
 
 /** Every contender for fragments of `n` bytes, the baseline first. */
 export function contenders(n: number, caches: Caches): Contender[] {
   const pool = new MemPool({ size: 1 << 20 });
   const floors = floorBodies(n, BATCH);
-  const list: Omit<Contender, "size">[] = [
+  const oom = () => {
+    throw new Error("out of memory");
+  };
+  const list: Omit<Contender, "size" | "per">[] = [
     {
       name: `new Uint8Array(${n})`,
       label: "new Uint8Array",
       kind: "baseline",
       form: "view",
-      fn: () => {
+      body: () => {
         for (let i = 0; i < BATCH; i++) do_not_optimize(new Uint8Array(n));
       },
     },
@@ -121,10 +112,8 @@ export function contenders(n: number, caches: Caches): Contender[] {
       label: "Buffer.allocUnsafe",
       kind: "baseline",
       form: "view",
-      fn: () => {
-        for (let i = 0; i < BATCH; i++) {
-          do_not_optimize(Buffer.allocUnsafe(n));
-        }
+      body: () => {
+        for (let i = 0; i < BATCH; i++) do_not_optimize(Buffer.allocUnsafe(n));
       },
     },
     {
@@ -132,10 +121,9 @@ export function contenders(n: number, caches: Caches): Contender[] {
       label: "MemPool malloc",
       kind: "peer",
       form: "handle",
-      fn: () => {
+      body: () => {
         for (let i = 0; i < BATCH; i++) {
-          const addr = pool.malloc(n);
-          if (addr === 0) oom();
+          const addr = pool.malloc(n) || oom();
           do_not_optimize(addr);
           pool.free(addr);
         }
@@ -146,7 +134,7 @@ export function contenders(n: number, caches: Caches): Contender[] {
       label: "MemPool mallocAs",
       kind: "peer",
       form: "view",
-      fn: () => {
+      body: () => {
         for (let i = 0; i < BATCH; i++) {
           const view = pool.mallocAs("u8", n) ?? oom();
           do_not_optimize(view);
@@ -158,18 +146,6 @@ export function contenders(n: number, caches: Caches): Contender[] {
   for (const backend of BACKENDS) {
     for (const flavour of FLAVOURS) {
       for (const form of ["view", "handle"] as const) {
-        const b = caches.copies[backend].bodies;
-        const fn = flavour === "napi"
-          ? (form === "view" ? b.napiView : b.napiHandle)(
-            caches.napi[backend],
-            n,
-            BATCH,
-          )
-          : (form === "view" ? b.netdevView : b.netdevHandle)(
-            caches.netdev[backend],
-            n,
-            BATCH,
-          );
         const label = pagefragLabel(backend, flavour, form);
         list.push({
           name: `${label}(${n})+free`,
@@ -178,7 +154,13 @@ export function contenders(n: number, caches: Caches): Contender[] {
           form,
           backend,
           flavour,
-          fn,
+          body: pairs(
+            caches[flavour][backend],
+            n,
+            form,
+            BATCH,
+            flavour === "napi",
+          ),
         });
       }
     }
@@ -189,21 +171,21 @@ export function contenders(n: number, caches: Caches): Contender[] {
       label: "view floor",
       kind: "floor",
       form: "view",
-      fn: floors.view,
+      body: floors.view,
     },
     {
       name: `handle floor(${n})`,
       label: "handle floor",
       kind: "floor",
       form: "handle",
-      fn: floors.handle,
+      body: floors.handle,
     },
   );
-  return list.map((c) => ({ ...c, size: n }));
+  return list.map((c) => ({ ...c, size: n, per: BATCH }));
 }
 
 /** A contender's description without its body (for the results file). */
 export function info(c: Contender): ContenderInfo {
-  const { fn: _, ...rest } = c;
+  const { body: _, per: __, ...rest } = c;
   return rest;
 }

@@ -10,7 +10,7 @@
  *   between it and pagefrag's `alloc(n)+free` includes finding a view's
  *   address.
  *
- * Used by `bench/alloc_bench.ts` and `bench/suite.ts`.
+ * Used by `bench/contenders.ts` (the suite).
  *
  * @module
  */

@@ -11,7 +11,9 @@ import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import process from "node:process";
 import type { Worker } from "node:worker_threads";
-import { makeBackend } from "./page_frag_backend.ts";
+import { SharedBackend } from "../backends/shared.ts";
+import { startWorker } from "../test/worker_util.ts";
+import { runtimeVersion, table } from "./harness.ts";
 import {
   createRingBuffer,
   EXIT,
@@ -20,7 +22,6 @@ import {
   RING_SLOTS,
   SpscRing,
 } from "./page_frag_ring.ts";
-import { nextMessage, runtimeVersion, spawnWorker } from "./page_frag_spawn.ts";
 import type {
   Command,
   ConsumerDone,
@@ -149,7 +150,14 @@ function othersBusy(a: LoadSample, b: LoadSample): number {
 
 // ------------------------------------------------------------------ running
 
-const backend = makeBackend();
+// 4 KiB pages up to order 3 (the kernel's PAGE_FRAG_CACHE_MAX_SIZE of
+// 32 KiB) and a 64 MiB budget: the ring never holds more than 512
+// fragments, so a leak shows up as a failure.
+const backend = new SharedBackend({
+  pageSize: 4096,
+  maxOrder: 3,
+  maxBytes: 64 << 20,
+});
 const ringBuffer = createRingBuffer();
 const ring = new SpscRing(ringBuffer);
 const i32 = ring.i32;
@@ -157,7 +165,28 @@ let runId = 0;
 
 function start(role: WorkerInit["role"]): Worker {
   const init: WorkerInit = { role, ring: ringBuffer, backend: backend.share() };
-  return spawnWorker(new URL("./page_frag_worker.ts", import.meta.url), init);
+  return startWorker(new URL("./page_frag_worker.ts", import.meta.url), init);
+}
+
+/**
+ * The next message from `worker` that satisfies `accept`; rejects when the
+ * worker fails or exits first.
+ */
+function nextMessage<T>(
+  worker: Worker,
+  accept: (msg: T) => boolean = () => true,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const on = (msg: T) => accept(msg) && settle(() => resolve(msg));
+    const onError = (err: unknown) => settle(() => reject(err));
+    const onExit = (code: number) =>
+      settle(() => reject(new Error(`worker exited (code ${code}) first`)));
+    const settle = (then: () => void) => {
+      worker.off("message", on).off("error", onError).off("exit", onExit);
+      then();
+    };
+    worker.on("message", on).on("error", onError).on("exit", onExit);
+  });
 }
 
 type Msg = { type: string; role?: string; run?: number };
@@ -292,19 +321,6 @@ const fmt = (n: number, digits = 1) =>
     minimumFractionDigits: digits,
     maximumFractionDigits: digits,
   });
-
-/** Columns padded to their widest cell; the first and last left-aligned, the rest right-aligned. */
-export function table(rows: string[][]): string {
-  const last = rows[0].length - 1;
-  const widths = rows[0].map((_, i) =>
-    Math.max(...rows.map((r) => r[i].length))
-  );
-  return rows.map((r) =>
-    r.map((cell, i) =>
-      i === 0 || i === last ? cell.padEnd(widths[i]) : cell.padStart(widths[i])
-    ).join("  ").trimEnd()
-  ).join("\n");
-}
 
 /** The tables `page_frag_test.ts` prints for `r`. */
 export function reportPageFragTest(r: PageFragTestResults): string {

@@ -28,60 +28,20 @@
  * @module
  */
 import process from "node:process";
+import { parseFlags } from "./harness.ts";
 import { reportPageFragTest, runPageFragTest } from "./page_frag_selftest.ts";
 
-// ------------------------------------------------------------------ options
-
-interface Options {
-  nrTest: number;
-  msgs: number;
-  warmup: boolean;
-  json: boolean;
-}
-
-function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    nrTest: 2_000_000,
-    msgs: 200_000,
-    warmup: true,
-    json: false,
-  };
-  const count = (flag: string, v: string | undefined): number => {
-    const n = Number(v?.replaceAll("_", ""));
-    if (!Number.isSafeInteger(n) || n < 1 || n > 2 ** 31 - 1) {
-      throw new Error(`${flag} needs a positive integer, got ${v}`);
-    }
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.includes("=") ? a.split("=", 2) : [a, undefined];
-    const value = () => inline ?? argv[++i];
-    if (flag === "--quick") {
-      o.nrTest = 20_000;
-      o.msgs = 20_000;
-    } else if (flag === "--nr-test" || flag === "--nr_test") {
-      o.nrTest = count(flag, value());
-    } else if (flag === "--msgs") o.msgs = count(flag, value());
-    else if (flag === "--json") o.json = true;
-    else if (flag === "--no-warmup") o.warmup = false;
-    else if (flag === "--help" || flag === "-h") {
-      console.log(
-        "usage: page_frag_test.ts [--quick] [--nr-test N] [--msgs N] [--no-warmup] [--json]",
-      );
-      process.exit(0);
-    } else throw new Error(`unknown flag ${a} (try --help)`);
-  }
-  return o;
-}
-
-// ------------------------------------------------------------------ main
-
-async function main(): Promise<number> {
-  const o = parseArgs(process.argv.slice(2));
-  const r = await runPageFragTest(o);
-  console.log(o.json ? JSON.stringify(r, null, 2) : reportPageFragTest(r));
-  return r.ok ? 0 : 1;
-}
-
-process.exitCode = await main();
+const flags = parseFlags(
+  process.argv.slice(2),
+  "page_frag_test.ts [--quick] [--nr-test N] [--msgs N] [--no-warmup] [--json]",
+);
+const quick = flags.quick ? 20_000 : undefined;
+const r = await runPageFragTest({
+  nrTest: flags.num("nr-test", quick ?? 2_000_000),
+  msgs: flags.num("msgs", quick ?? 200_000),
+  warmup: !flags.has("no-warmup"),
+});
+console.log(
+  flags.has("json") ? JSON.stringify(r, null, 2) : reportPageFragTest(r),
+);
+process.exitCode = r.ok ? 0 : 1;

@@ -16,10 +16,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { createPageFragCache } from "../mod.ts";
 import type { AllocOptions } from "../core/cache.ts";
 import {
-  arenaBytes,
-  attachBackend,
-  type Descriptor,
-} from "./page_frag_backend.ts";
+  SharedBackend,
+  type SharedBackendDescriptor,
+} from "../backends/shared.ts";
 import {
   EXIT,
   FINISHED,
@@ -35,7 +34,7 @@ import {
 export interface WorkerInit {
   role: "producer" | "consumer";
   ring: SharedArrayBuffer;
-  backend: Descriptor;
+  backend: SharedBackendDescriptor;
 }
 
 /** A command of the main program. */
@@ -79,9 +78,19 @@ export interface ConsumerDone {
 
 const ALIGN64: AllocOptions = Object.freeze({ align: 64 });
 
+/**
+ * The arena as bytes, index = address, as long as the arena is now: a view
+ * of fixed length, because engines read and write length-tracking views of
+ * a growable SharedArrayBuffer several times more slowly (V8: 10x). Call
+ * again when an address lies beyond its end (the arena grew).
+ */
+function arenaBytes(backend: SharedBackend): Uint8Array {
+  return new Uint8Array(backend.arena, 0, backend.arena.byteLength);
+}
+
 const init = workerData as WorkerInit;
 const port = parentPort!;
-const backend = attachBackend(init.backend);
+const backend = SharedBackend.attach(init.backend);
 let arena = arenaBytes(backend);
 const ring = new SpscRing(init.ring);
 const i32 = ring.i32;
@@ -127,6 +136,40 @@ function fail(message: string): string {
   return message;
 }
 
+/**
+ * Wait for the consumer (`finished`, unless the run already failed), drain
+ * `cache` (if the run used one) and report the run that started at `t0`.
+ */
+function producerDone(
+  run: number,
+  t0: number,
+  error: string | undefined,
+  pushed: number,
+  dropped: number,
+  cache: ReturnType<typeof createPageFragCache> | undefined,
+  finished: () => boolean = () => awaitFinished(run),
+): ProducerDone {
+  const done = error === undefined && finished();
+  const elapsedMs = performance.now() - t0;
+  if (error === undefined && !done) error = "consumer did not finish";
+  cache?.drain();
+  const s = cache?.stats() ?? { allocFailures: 0, refills: 0, recycles: 0 };
+  return {
+    type: "done",
+    role: "producer",
+    run,
+    ok: error === undefined,
+    error,
+    elapsedMs,
+    pushed,
+    dropped,
+    allocFailures: s.allocFailures,
+    refills: s.refills,
+    recycles: s.recycles,
+    sleeps: ring.sleeps,
+  };
+}
+
 // ------------------------------------------------------------- the self-test
 
 /** `page_frag_push_thread`: allocate, push; on a full ring free it ourselves. */
@@ -167,33 +210,23 @@ function selftestProducer(
       }
     }
   }
-  const finished = error === undefined && awaitFinished(run);
-  const elapsedMs = performance.now() - t0;
-  if (error === undefined && !finished) error = "consumer did not finish";
-  cache.drain();
-  const s = cache.stats();
-  return {
-    type: "done",
-    role: "producer",
-    run,
-    ok: error === undefined,
-    error,
-    elapsedMs,
-    pushed,
-    dropped,
-    allocFailures: s.allocFailures,
-    refills: s.refills,
-    recycles: s.recycles,
-    sleeps: ring.sleeps,
-  };
+  return producerDone(run, t0, error, pushed, dropped, cache);
 }
 
-/** `page_frag_pop_thread`: pop and free (`page_frag_free`) from this worker. */
-function selftestConsumer(run: number, nr: number): ConsumerDone {
-  let popped = 0;
+/**
+ * `page_frag_pop_thread`: pop `n` addresses and free them
+ * (`page_frag_free`) from this worker; `bad(addr, popped)` says whether a
+ * message's bytes are wrong (the message run checks them in place).
+ */
+function consumer(
+  run: number,
+  n: number,
+  bad: (addr: number, popped: number) => boolean = () => false,
+): ConsumerDone {
+  let popped = 0, corrupt = 0;
   let error: string | undefined;
   awaitStart(run);
-  while (popped < nr) {
+  while (popped < n) {
     const addr = ring.tryPop();
     if (addr === 0) {
       if (!ring.waitForData()) {
@@ -202,10 +235,14 @@ function selftestConsumer(run: number, nr: number): ConsumerDone {
       }
       continue;
     }
+    if (bad(addr, popped)) corrupt++;
     backend.free(addr);
     popped++;
   }
   finish(run);
+  if (error === undefined && corrupt !== 0) {
+    error = `${corrupt} corrupted messages`;
+  }
   return {
     type: "done",
     role: "consumer",
@@ -213,7 +250,7 @@ function selftestConsumer(run: number, nr: number): ConsumerDone {
     ok: error === undefined,
     error,
     popped,
-    bad: 0,
+    bad: corrupt,
     sleeps: ring.sleeps,
   };
 }
@@ -252,61 +289,16 @@ function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
     if (error !== undefined) break;
     pushed++;
   }
-  const finished = error === undefined && awaitFinished(run);
-  const elapsedMs = performance.now() - t0;
-  if (error === undefined && !finished) error = "consumer did not finish";
-  cache.drain();
-  const s = cache.stats();
-  return {
-    type: "done",
-    role: "producer",
-    run,
-    ok: error === undefined,
-    error,
-    elapsedMs,
-    pushed,
-    dropped: 0,
-    allocFailures: s.allocFailures,
-    refills: s.refills,
-    recycles: s.recycles,
-    sleeps: ring.sleeps,
-  };
+  return producerDone(run, t0, error, pushed, 0, cache);
 }
 
 /** Pop an address, read the message in place through the arena view, free it. */
 function ringMsgConsumer(run: number, n: number, size: number): ConsumerDone {
   const last = messageTemplate(size)[size - 1];
-  let popped = 0, bad = 0;
-  let error: string | undefined;
-  awaitStart(run);
-  while (popped < n) {
-    const addr = ring.tryPop();
-    if (addr === 0) {
-      if (!ring.waitForData()) {
-        error = "stopped (no progress)";
-        break;
-      }
-      continue;
-    }
+  return consumer(run, n, (addr, popped) => {
     if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
-    if (arena[addr] !== (popped & 255) || arena[addr + size - 1] !== last) {
-      bad++;
-    }
-    backend.free(addr);
-    popped++;
-  }
-  finish(run);
-  if (error === undefined && bad !== 0) error = `${bad} corrupted messages`;
-  return {
-    type: "done",
-    role: "consumer",
-    run,
-    ok: error === undefined,
-    error,
-    popped,
-    bad,
-    sleeps: ring.sleeps,
-  };
+    return arena[addr] !== (popped & 255) || arena[addr + size - 1] !== last;
+  });
 }
 
 // --------------------------------------- 256-byte messages: postMessage
@@ -336,24 +328,15 @@ function postMsgProducer(run: number, n: number, size: number): ProducerDone {
     out.postMessage(msg);
     sent++;
   }
-  if (error === undefined && awaitReceived(n) < 0) {
-    error = "consumer did not finish";
-  }
-  const elapsedMs = performance.now() - t0;
-  return {
-    type: "done",
-    role: "producer",
+  return producerDone(
     run,
-    ok: error === undefined,
+    t0,
     error,
-    elapsedMs,
-    pushed: sent,
-    dropped: 0,
-    allocFailures: 0,
-    refills: 0,
-    recycles: 0,
-    sleeps: ring.sleeps,
-  };
+    sent,
+    0,
+    undefined,
+    () => awaitReceived(n) >= 0,
+  );
 }
 
 /** Wait until the consumer has received at least `want` messages; -1 on exit. */
@@ -428,7 +411,7 @@ port.on("message", (c: Command) => {
       : postMsgProducer(c.run, c.n, c.size);
   } else {
     result = c.cmd === "selftest"
-      ? selftestConsumer(c.run, c.nr)
+      ? consumer(c.run, c.nr)
       : ringMsgConsumer(c.run, c.n, c.size);
   }
   port.postMessage(result);

@@ -17,13 +17,9 @@ import { dirname, relative, resolve } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { MAIN_SIZE, SIZES } from "./contenders.ts";
+import { ns, type RuntimeName, RUNTIMES } from "./harness.ts";
 import { KERNEL } from "./page_frag_selftest.ts";
-import {
-  avgByLabel,
-  type ResultsFile,
-  type RuntimeName,
-  RUNTIMES,
-} from "./results_file.ts";
+import { nsByLabel, type ResultsFile } from "./results_file.ts";
 import { cell, TARGETS } from "./targets.ts";
 
 /** The project's root directory. */
@@ -57,27 +53,19 @@ const COLOR: Record<RuntimeName, string> = {
 
 export type Results = Partial<Record<RuntimeName, ResultsFile>>;
 
-/** Every `<runtime>.json` in `dir`. */
+/** Every `<runtime>.json` in `dir` (of this file format: older ones are left out). */
 export function loadResults(dir: string = RESULTS_DIR): Results {
   const out: Results = {};
   for (const rt of RUNTIMES) {
     const path = resolve(dir, `${rt}.json`);
-    if (existsSync(path)) {
-      out[rt] = JSON.parse(readFileSync(path, "utf8")) as ResultsFile;
-    }
+    if (!existsSync(path)) continue;
+    const file = JSON.parse(readFileSync(path, "utf8")) as ResultsFile;
+    if (file.schema === 2) out[rt] = file;
   }
   return out;
 }
 
 // ------------------------------------------------------------- formatting
-
-/** Nanoseconds, with as many digits as they deserve. */
-export function ns(t: number): string {
-  if (!Number.isFinite(t)) return "-";
-  if (t < 10) return t.toFixed(2);
-  if (t < 100) return t.toFixed(1);
-  return Math.round(t).toLocaleString("en-US");
-}
 
 const ratio = (r: number) =>
   !Number.isFinite(r) ? "-" : r >= 10 ? `${r.toFixed(1)}x` : `${r.toFixed(2)}x`;
@@ -89,8 +77,19 @@ function bytes(n: number | null): string {
   return `${n} B`;
 }
 
+/** Draws a table: markdown here, aligned text in the suite's terminal output. */
+export type Render = (
+  head: string[],
+  rows: string[][],
+  left?: boolean,
+) => string;
+
 /** A markdown table: the first column left-aligned, the rest right-aligned unless `left`. */
-function mdTable(head: string[], rows: string[][], left = false): string {
+export function mdTable(
+  head: string[],
+  rows: string[][],
+  left = false,
+): string {
   const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
   return [
     line(head),
@@ -108,7 +107,7 @@ function present(results: Results): RuntimeName[] {
 function labels(results: Results, size: number): string[] {
   const seen: string[] = [];
   for (const rt of present(results)) {
-    for (const c of results[rt]!.pagefrag.contenders) {
+    for (const c of results[rt]!.alloc) {
       if (c.size === size && !seen.includes(c.label)) seen.push(c.label);
     }
   }
@@ -124,8 +123,8 @@ export function allocTable(results: Results, size: number): string {
     label,
     ...rts.map((rt) => {
       const f = results[rt]!;
-      const t = avgByLabel(f, label, size);
-      const base = avgByLabel(f, "new Uint8Array", size);
+      const t = nsByLabel(f, label, size);
+      const base = nsByLabel(f, "new Uint8Array", size);
       return `${ns(t)} ns (${ratio(base / t)})`;
     }),
   ]);
@@ -133,7 +132,10 @@ export function allocTable(results: Results, size: number): string {
 }
 
 /** The targets table: every target, per runtime, measured and met or not. */
-export function targetsTable(results: Results): string {
+export function targetsTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
   const rts = present(results);
   const rows = TARGETS.map((t) => [
     t.text,
@@ -141,44 +143,111 @@ export function targetsTable(results: Results): string {
       t.runtimes.includes(rt) ? cell(t.evaluate(results[rt]!), t.unit) : "n/a"
     ),
   ]);
-  return mdTable(["target", ...rts.map((rt) => TITLE[rt])], rows, true);
+  return render(["target", ...rts.map((rt) => TITLE[rt])], rows, true);
 }
 
 /** The churn table of one results file. */
-export function churnTable(file: ResultsFile): string {
-  const rows = file.pagefrag.churn.map((c) => [
+export function churnTable(
+  file: ResultsFile,
+  render: Render = mdTable,
+): string {
+  const int = (n: number | null) =>
+    n === null ? "-" : n.toLocaleString("en-US");
+  const rows = file.churn.map((c) => [
     c.name,
     ns(c.nsPerOp),
     c.gc === null ? "n/a" : `${c.gc.count} / ${c.gc.ms.toFixed(1)} ms`,
-    bytes(c.peakLiveBytes),
-    bytes(c.peakReservedBytes),
-    c.pageRequests === null ? "-" : c.pageRequests.toLocaleString("en-US"),
-    c.newPages === null ? "-" : c.newPages.toLocaleString("en-US"),
-    c.recycledInPlace === null
-      ? "-"
-      : c.recycledInPlace.toLocaleString("en-US"),
+    bytes(Math.round(c.liveBytes)),
+    c.heldPerLive === null ? "-" : ratio(c.heldPerLive),
+    int(c.pageRequests),
+    c.newBuffers === null ? "-" : `${int(c.newBuffers)} (${c.newBuffersFrom})`,
+    int(c.recycledInPlace),
     c.ok ? "yes" : "NO",
   ]);
-  return mdTable([
+  return render([
     "contender",
     "ns/op",
     "GCs / GC time",
-    "peak live",
-    "peak reserved",
+    "mean live",
+    "page bytes held / live byte",
     "page requests",
-    "new pages",
+    "new buffers",
     "recycled in place",
     "all pages back",
   ], rows);
 }
 
+/** Page bytes held per live byte by backend and cache options, per runtime. */
+export function memoryTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
+  const rts = present(results);
+  const rows: string[][] = [];
+  for (const m of results[rts[0]]?.memory ?? []) {
+    rows.push([
+      `${m.backend} ${m.options}`,
+      ...rts.map((rt) => {
+        const r = results[rt]!.memory.find((x) =>
+          x.backend === m.backend && x.options === m.options
+        );
+        return r === undefined ? "-" : ratio(r.heldPerLive);
+      }),
+    ]);
+  }
+  return render(["backend and options", ...rts.map((rt) => TITLE[rt])], rows);
+}
+
+/** The first-call figures, per runtime. */
+export function firstCallTable(
+  results: Results,
+  render: Render = mdTable,
+): string {
+  const rts = present(results);
+  const cells = (f: (fc: NonNullable<ResultsFile["firstCall"]>) => string) =>
+    rts.map((rt) => {
+      const fc = results[rt]!.firstCall;
+      return fc === null ? "-" : f(fc);
+    });
+  return render(["figure", ...rts.map((rt) => TITLE[rt])], [
+    [
+      "import the library (fresh process)",
+      ...cells((f) => `${f.importMs.toFixed(1)} ms`),
+    ],
+    [
+      "first `createPageFragCache()`",
+      ...cells((f) => `${f.createUs.toFixed(0)} µs`),
+    ],
+    [
+      "first `alloc(256)`+`free`",
+      ...cells((f) => `${f.firstPairUs.toFixed(0)} µs`),
+    ],
+    [
+      "second `alloc(256)`+`free`",
+      ...cells((f) => `${f.secondPairUs.toFixed(1)} µs`),
+    ],
+    [
+      "`createPageFragCache()`, warm (mitata)",
+      ...cells((f) => `${f.warmCreateUs.toFixed(1)} µs`),
+    ],
+    [
+      "user's first mitata bench, no warm-up / warmed",
+      ...cells((f) =>
+        `${ns(f.userColdNs)} / ${ns(f.userWarmNs)} ns (${
+          ratio(f.userColdNs / f.userWarmNs)
+        })`
+      ),
+    ],
+  ]);
+}
+
 /** The cross-worker table: every mode and the message hand-off, per runtime. */
 export function crossWorkerTable(results: Results): string {
   const rts = present(results).filter((rt) =>
-    results[rt]!.pagefrag.crossWorker !== null
+    results[rt]!.crossWorker !== null
   );
   if (rts.length === 0) return "(no cross-worker results)";
-  const first = results[rts[0]]!.pagefrag.crossWorker!;
+  const first = results[rts[0]]!.crossWorker!;
   const rows = first.modes.map((m, i) => {
     const k = m.align === 1
       ? first.kernel.nonAlignedNs
@@ -187,7 +256,7 @@ export function crossWorkerTable(results: Results): string {
       `${m.len} B, ${m.align === 1 ? "not aligned" : "aligned to 64"}`,
       ns(k),
       ...rts.map((rt) => {
-        const r = results[rt]!.pagefrag.crossWorker!.modes[i];
+        const r = results[rt]!.crossWorker!.modes[i];
         return `${ns(r.nsPerPair)} (${ratio(r.nsPerPair / k)})`;
       }),
     ];
@@ -196,7 +265,7 @@ export function crossWorkerTable(results: Results): string {
     "256 B message: address on the ring / postMessage",
     "-",
     ...rts.map((rt) => {
-      const x = results[rt]!.pagefrag.crossWorker!;
+      const x = results[rt]!.crossWorker!;
       return `${ns(x.messages[0].nsPerMsg)} / ${ns(x.messages[1].nsPerMsg)} (${
         ratio(x.postMessageOverRing)
       } cheaper)`;
@@ -219,9 +288,9 @@ export function renderMarkdown(results: Results, chartPath: string): string {
     "",
     "pagefrag side by side with its peers, on one machine. Each column comes from one command,",
     "which runs `bench/suite.ts` (mitata, one process per runtime, every ratio against baselines",
-    "measured in the same process), writes `bench/results/<runtime>.json` (mitata's JSON format",
-    "plus a `pagefrag` section) and regenerates this page and the chart from every results file",
-    "present. Measure on your own machine: these are one machine's numbers.",
+    "measured in the same process), writes `bench/results/<runtime>.json` and regenerates this",
+    "page and the chart from every results file present. Measure on your own machine: these",
+    "are one machine's numbers; docs/performance.md explains the missed targets.",
     "",
     mdTable(
       [
@@ -234,7 +303,7 @@ export function renderMarkdown(results: Results, chartPath: string): string {
         "suite time",
       ],
       rts.map((rt) => {
-        const p = results[rt]!.pagefrag;
+        const p = results[rt]!;
         return [
           TITLE[rt],
           `\`${p.command}\``,
@@ -252,46 +321,57 @@ export function renderMarkdown(results: Results, chartPath: string): string {
     "",
     "## Targets",
     "",
-    `Allocation targets: ${MAIN_SIZE}-byte fragments on the heap backend (the default), for each flavour`,
-    "(napi, netdev). ✓ met, ✗ missed. Ratios are of mitata's averages.",
+    `Issue 11's targets. Allocation: ${MAIN_SIZE}-byte fragments on the heap backend (the default),`,
+    "for each flavour (napi, netdev). ✓ met, ✗ missed. Ratios are of mitata's medians in one run.",
     "",
     targetsTable(results),
     "",
     "## Allocate + free",
     "",
-    "Average ns per alloc + free (mitata's average per iteration, divided by the 64 pairs",
-    "every iteration runs), and in brackets how many times faster than `new Uint8Array(n)` in",
+    "ns per alloc + free (the median of mitata's `measure()` samples, divided by the 64 pairs",
+    "every call runs), and in brackets how many times faster than `new Uint8Array(n)` in",
     "the same process (above 1 is faster). Each pagefrag contender is",
     "`<backend> <flavour> <form>`: `alloc` returns a `Uint8Array` and is freed by view,",
     "`allocHandle` returns an address and is freed by address. The floors are the least work",
     "any refcounted page allocator can do (`bench/floors.ts`). Budgets: mitata measures each",
     `benchmark for ${
-      rts.map((rt) => `${results[rt]!.pagefrag.budgetMs} ms`).filter((
+      rts.map((rt) => `${results[rt]!.budgetMs} ms`).filter((
         v,
         i,
         a,
       ) => a.indexOf(v) === i).join(" / ")
-    } of CPU time (see \`bench/mitata_budget.ts\`).`,
+    } of CPU time (\`bench/harness.ts\`).`,
     "",
   );
   for (const size of [MAIN_SIZE, ...SIZES.filter((s) => s !== MAIN_SIZE)]) {
     out.push(`### ${size} B`, "", allocTable(results, size), "");
   }
   out.push(
+    "## First calls",
+    "",
+    "A fresh process per figure (`bench/first_call.ts`, median of the processes): the first",
+    "cache and the first `alloc`+`free`, each timed alone with `performance.now()`; and the",
+    'benchmark a user writes first (`bench("alloc", () => { const v = c.alloc(256); c.free(v);',
+    "return v; })`, no warm-up) against the same body warmed, in one mitata `run()` (ns per call).",
+    "",
+    firstCallTable(results),
+    "",
     "## Churn",
     "",
-    "A packet-size mix (64, 576 and 1500 bytes at 7:4:1) with random short lifetimes (each",
-    "operation frees a random one of 128 live buffers and allocates the next), replayed from",
-    "the same seeded script for every contender; pagefrag on a napi cache. *Page requests*:",
-    "backend `allocPage` calls after warm-up; *new pages*: of those, pages of new memory from",
-    "the engine (32 KiB pages; the heap backend makes a new `ArrayBuffer` for every page,",
-    "shared and wasm reuse freed pages); *recycled in place*: exhausted pages the cache reused",
-    "because every fragment was already free. GCs: `v8.GCProfiler` over the measured operations.",
+    "A packet-size mix (64, 576 and 1500 bytes at 7:4:1) with random lifetimes (each operation",
+    "frees a random one of 128 live buffers and allocates the next: geometric, i.e. exponential,",
+    "lifetimes with a mean of 128 operations), replayed from the same seeded script for every",
+    "contender; pagefrag on a napi cache. *Page bytes held / live byte*: the backend's bytes of",
+    "pages over the bytes the workload holds, averaged over the run. *Page requests*: backend",
+    "`allocPage` calls after warm-up; *new buffers*: new `ArrayBuffer`s made after warm-up",
+    "(`backend.stats().buffersCreated`, or the arena's growth in 32 KiB pages); *recycled in",
+    "place*: exhausted pages the cache reused because every fragment was already free. GCs:",
+    "`v8.GCProfiler` over the measured operations.",
     "",
   );
   for (const rt of rts) {
     const f = results[rt]!;
-    const c = f.pagefrag.churn[0];
+    const c = f.churn[0];
     out.push(
       `### ${TITLE[rt]}${
         c === undefined
@@ -303,9 +383,16 @@ export function renderMarkdown(results: Results, chartPath: string): string {
       "",
     );
   }
-  const x = rts.map((rt) => results[rt]!.pagefrag.crossWorker).find((x) =>
-    x !== null
+  out.push(
+    "### Page bytes held per live byte, by cache options",
+    "",
+    "The same workload (allocHandle form) with smaller pages: a page goes back only when its",
+    "last fragment does, so smaller pages hold less (docs/performance.md).",
+    "",
+    memoryTable(results),
+    "",
   );
+  const x = rts.map((rt) => results[rt]!.crossWorker).find((x) => x !== null);
   out.push(
     "## Cross-worker",
     "",
@@ -350,7 +437,7 @@ export function renderChart(results: Results): string {
   let max = 1;
   for (const rt of rts) {
     for (const l of rows) {
-      const t = avgByLabel(results[rt]!, l, MAIN_SIZE);
+      const t = nsByLabel(results[rt]!, l, MAIN_SIZE);
       if (Number.isFinite(t)) max = Math.max(max, t);
     }
   }
@@ -370,7 +457,7 @@ export function renderChart(results: Results): string {
     out.push(
       `<rect x="${lx}" y="30" width="12" height="12" fill="${COLOR[rt]}"/>`,
       `<text x="${lx + 16}" y="40">${
-        esc(results[rt]!.pagefrag.runtimeVersion.split(" (")[0])
+        esc(results[rt]!.runtimeVersion.split(" (")[0])
       }</text>`,
     );
   });
@@ -395,7 +482,7 @@ export function renderChart(results: Results): string {
       }" text-anchor="end">${esc(label)}</text>`,
     );
     rts.forEach((rt, i) => {
-      const t = avgByLabel(results[rt]!, label, MAIN_SIZE);
+      const t = nsByLabel(results[rt]!, label, MAIN_SIZE);
       if (!Number.isFinite(t)) return;
       const y = y0 + i * bar;
       out.push(

@@ -1,37 +1,51 @@
 /**
- * The shape of `bench/results/<runtime>.json`: mitata's JSON format
- * (`layout`, `benchmarks`, `context`) plus a `pagefrag` section with what
- * mitata does not know (what each contender is, churn, cross-worker), and
- * the lookups the suite and the report share.
+ * The shape of `bench/results/<runtime>.json`, written by `bench/suite.ts`
+ * and read by `bench/report.ts` and `bench/targets.ts`, and the lookups they
+ * share.
  *
  * @module
  */
 import type { ChurnResult } from "./churn.ts";
 import type { ContenderInfo } from "./contenders.ts";
+import type { Measured, RuntimeName } from "./harness.ts";
 import type { PageFragTestResults } from "./page_frag_selftest.ts";
 
-export type RuntimeName = "deno" | "bun" | "node";
-export const RUNTIMES: readonly RuntimeName[] = ["deno", "bun", "node"];
+/** One allocation contender and what was measured of it (ns, bytes per pair). */
+export type AllocResult = ContenderInfo & Omit<Measured, "name">;
 
-/** The statistics of one benchmark that the report reads (ns per iteration). */
-export interface BenchStats {
-  avg: number;
-  p50: number;
-  p75: number;
-  p99: number;
-  min: number;
-  max: number;
+/** The first-call figures (medians over the child processes). */
+export interface FirstCall {
+  /** Child processes run for the `time` figures. */
+  runs: number;
+  /** Import of the library in a fresh process, ms. */
+  importMs: number;
+  /** The first `createPageFragCache()` of a fresh process, µs. */
+  createUs: number;
+  /** Its first `alloc(256)`+`free`, µs; the second one. */
+  firstPairUs: number;
+  secondPairUs: number;
+  /** `createPageFragCache()` on a warmed process (mitata), µs. */
+  warmCreateUs: number;
+  /** The user's first mitata benchmark: no warm-up, and warmed (ns per call). */
+  userColdNs: number;
+  userWarmNs: number;
 }
 
-/** One benchmark as mitata's JSON has it (the fields the report reads). */
-export interface BenchEntry {
-  alias: string;
-  runs: { name: string; stats?: BenchStats; error?: unknown }[];
+/** Page bytes held per live byte under churn, for one backend and options. */
+export interface MemoryRow {
+  backend: string;
+  /** The cache options, as written (`{}`, `{ refill: "order0" }`, ...). */
+  options: string;
+  /** Largest page the options allow, in bytes. */
+  pageBytes: number;
+  heldPerLive: number;
+  liveBytes: number;
 }
 
-/** What the suite adds to mitata's JSON. */
-export interface PagefragSection {
-  version: 1;
+/** A results file. */
+export interface ResultsFile {
+  /** The file format (named so: Deno reads any `deno.json` as its config, where `version` is a string). */
+  schema: 2;
   runtime: RuntimeName;
   /** e.g. "Deno 2.9.5 (V8 ...)". */
   runtimeVersion: string;
@@ -41,53 +55,33 @@ export interface PagefragSection {
   date: string;
   /** The command that made the file. */
   command: string;
-  /** mitata's per-benchmark CPU-time budget used, in ms. */
+  /** CPU time per allocation benchmark, ms. */
   budgetMs: number;
-  /** Alloc + free pairs per benchmark iteration: mitata's times are per this many. */
-  batch: number;
-  /** Share of the CPUs' time in use (0..1) just before the run, or null where unknown. */
+  /** Share of the CPUs' time in use (0..1) just before the run, or null. */
   busyAtStart: number | null;
   /** Seconds the whole suite took. */
   seconds: number;
-  contenders: ContenderInfo[];
+  alloc: AllocResult[];
+  firstCall: FirstCall | null;
   churn: ChurnResult[];
+  memory: MemoryRow[];
   crossWorker: PageFragTestResults | null;
 }
 
-/** A results file. */
-export interface ResultsFile {
-  layout?: unknown;
-  benchmarks: BenchEntry[];
-  context: {
-    cpu?: { name?: string | null; freq?: number };
-    runtime?: string | null;
-    version?: string | null;
-    arch?: string | null;
-  };
-  pagefrag: PagefragSection;
-}
-
-/**
- * Average ns per alloc + free of benchmark `name` (mitata's average per
- * iteration over the batch), or NaN if it has none.
- */
-export function avgOf(file: ResultsFile, name: string): number {
-  for (const b of file.benchmarks) {
-    if (b.alias !== name) continue;
-    const s = b.runs[0]?.stats;
-    return s === undefined ? NaN : s.avg / (file.pagefrag.batch ?? 1);
-  }
-  return NaN;
-}
-
-/** Average ns of the contender labelled `label` at `size`, or NaN. */
-export function avgByLabel(
+/** Median ns per pair of the contender labelled `label` at `size`, or NaN. */
+export function nsByLabel(
   file: ResultsFile,
   label: string,
   size: number,
 ): number {
-  const c = file.pagefrag.contenders.find((c) =>
-    c.label === label && c.size === size
-  );
-  return c === undefined ? NaN : avgOf(file, c.name);
+  return byLabel(file, label, size)?.ns ?? NaN;
+}
+
+/** The contender labelled `label` at `size`. */
+export function byLabel(
+  file: ResultsFile,
+  label: string,
+  size: number,
+): AllocResult | undefined {
+  return file.alloc.find((c) => c.label === label && c.size === size);
 }

@@ -1,39 +1,36 @@
 /**
- * The targets of the benchmark issue, evaluated on one results file: each
- * gives the measured ratio, whether it is met, and a short cell for the
- * tables (terminal and `BENCHMARKS.md`).
+ * The targets of issue 11 (and the cross-worker targets before it),
+ * evaluated on one results file: each check gives the measured value,
+ * whether it is met, and a short cell for the tables (terminal and
+ * `BENCHMARKS.md`).
  *
  * Allocation targets are about 256-byte fragments on the heap backend (the
- * default), for each flavour; churn about every backend; cross-worker about
- * the six self-test modes and the 256-byte message hand-off.
+ * default), for each flavour; churn about every backend.
  *
  * @module
  */
 import { MAIN_SIZE, pagefragLabel } from "./contenders.ts";
-import {
-  avgByLabel,
-  type ResultsFile,
-  type RuntimeName,
-} from "./results_file.ts";
+import type { RuntimeName } from "./harness.ts";
+import { byLabel, nsByLabel, type ResultsFile } from "./results_file.ts";
 
 /** One measured value against its target. */
 export interface Check {
   /** What was measured (e.g. "napi"). */
   what: string;
-  /** The ratio (or count) measured. */
   value: number;
   pass: boolean;
 }
 
+/** How a value is shown. */
+export type Unit = "x" | "" | " B" | " µs";
+
 /** A target of the issue. */
 export interface Target {
-  id: string;
   /** The target as the issue states it. */
   text: string;
   /** Runtimes it applies to. */
   runtimes: readonly RuntimeName[];
-  /** How a value is shown: "x" for ratios, "" for counts. */
-  unit: "x" | "";
+  unit: Unit;
   /** The checks on one results file (empty when it has no data for it). */
   evaluate(file: ResultsFile): Check[];
 }
@@ -42,90 +39,123 @@ const ALL: readonly RuntimeName[] = ["deno", "bun", "node"];
 const V8: readonly RuntimeName[] = ["deno", "node"];
 const N = MAIN_SIZE;
 
-/** Checks of `ratio(pagefrag, file)` for the heap backend's two flavours. */
-function heapChecks(
-  form: "view" | "handle",
-  ratio: (pagefrag: number, file: ResultsFile) => number,
-  pass: (r: number) => boolean,
+/** One check per flavour of `value(flavour, file)` on the heap backend. */
+function perFlavour(
+  value: (flavour: "napi" | "netdev", file: ResultsFile) => number,
+  pass: (v: number) => boolean,
 ): (file: ResultsFile) => Check[] {
   return (file) =>
-    (["napi", "netdev"] as const).flatMap((flavour) => {
-      const t = avgByLabel(file, pagefragLabel("heap", flavour, form), N);
-      const value = ratio(t, file);
-      return Number.isFinite(value)
-        ? [{ what: flavour, value, pass: pass(value) }]
-        : [];
+    (["napi", "netdev"] as const).flatMap((what) => {
+      const v = value(what, file);
+      return Number.isFinite(v) ? [{ what, value: v, pass: pass(v) }] : [];
     });
 }
 
-const faster = (label: string) => (t: number, file: ResultsFile) =>
-  avgByLabel(file, label, N) / t;
-const overFloor = (label: string) => (t: number, file: ResultsFile) =>
-  t / avgByLabel(file, label, N);
+const heap = (f: "napi" | "netdev", form: "view" | "handle") =>
+  pagefragLabel("heap", f, form);
+/** How many times faster the heap contender is than `label`. */
+const fasterThan =
+  (label: string, form: "view" | "handle" = "view") =>
+  (f: "napi" | "netdev", file: ResultsFile) =>
+    nsByLabel(file, label, N) / nsByLabel(file, heap(f, form), N);
+
+/** A first-call figure, when the run has them. */
+function firstCall(
+  what: string,
+  value: (fc: NonNullable<ResultsFile["firstCall"]>) => number,
+  pass: (v: number) => boolean,
+): (file: ResultsFile) => Check[] {
+  return (file) => {
+    const fc = file.firstCall;
+    if (fc === null) return [];
+    const v = value(fc);
+    return Number.isFinite(v) ? [{ what, value: v, pass: pass(v) }] : [];
+  };
+}
+
+/** Checks of the cross-worker results, when the run has them. */
+function crossWorker(
+  checks: (x: NonNullable<ResultsFile["crossWorker"]>) => Check[],
+): (file: ResultsFile) => Check[] {
+  return (file) => file.crossWorker === null ? [] : checks(file.crossWorker);
+}
 
 export const TARGETS: readonly Target[] = [
   {
-    id: "view-vs-uint8array",
-    text: `alloc+free of ${N} B at least 20x faster than new Uint8Array(${N})`,
-    runtimes: V8,
-    unit: "x",
-    evaluate: heapChecks("view", faster("new Uint8Array"), (r) => r >= 20),
-  },
-  {
-    id: "view-vs-allocunsafe",
     text:
-      `alloc+free of ${N} B at least 2x faster than Buffer.allocUnsafe(${N})`,
-    runtimes: V8,
-    unit: "x",
-    evaluate: heapChecks("view", faster("Buffer.allocUnsafe"), (r) => r >= 2),
-  },
-  {
-    id: "view-vs-floor",
-    text: `alloc+free of ${N} B within 1.5x of the view floor`,
-    runtimes: V8,
-    unit: "x",
-    evaluate: heapChecks("view", overFloor("view floor"), (r) => r <= 1.5),
-  },
-  {
-    id: "handle-vs-floor",
-    text: `allocHandle+free of ${N} B within 2x of the handle floor`,
+      `alloc+free of ${N} B at least 3x faster than Buffer.allocUnsafe(${N})`,
     runtimes: ALL,
     unit: "x",
-    evaluate: heapChecks("handle", overFloor("handle floor"), (r) => r <= 2),
+    evaluate: perFlavour(fasterThan("Buffer.allocUnsafe"), (r) => r >= 3),
   },
   {
-    id: "handle-vs-mempool",
-    text:
-      `allocHandle+free of ${N} B at least 5x faster than MemPool malloc+free`,
-    runtimes: ALL,
+    text: `alloc+free of ${N} B at least 30x faster than new Uint8Array(${N})`,
+    runtimes: V8,
     unit: "x",
-    evaluate: heapChecks("handle", faster("MemPool malloc"), (r) => r >= 5),
+    evaluate: perFlavour(fasterThan("new Uint8Array"), (r) => r >= 30),
   },
   {
-    id: "handle-vs-uint8array-bun",
     text:
-      `Bun: allocHandle+free of ${N} B at least 3x faster than new Uint8Array(${N})`,
+      `Bun: alloc+free of ${N} B at least 3x faster than new Uint8Array(${N})`,
     runtimes: ["bun"],
     unit: "x",
-    evaluate: heapChecks("handle", faster("new Uint8Array"), (r) => r >= 3),
+    evaluate: perFlavour(fasterThan("new Uint8Array"), (r) => r >= 3),
   },
   {
-    id: "churn-zero-pages",
+    text: `alloc+free of ${N} B within 1.5x of allocHandle+free`,
+    runtimes: ALL,
+    unit: "x",
+    evaluate: perFlavour(
+      (f, file) =>
+        nsByLabel(file, heap(f, "view"), N) /
+        nsByLabel(file, heap(f, "handle"), N),
+      (r) => r <= 1.5,
+    ),
+  },
+  {
     text:
-      "churn: zero new backend pages after warm-up (pages of new engine memory; allocPage calls in the churn table)",
+      `alloc+free of ${N} B: under 8 B of JS heap per pair (mitata's heap figure)`,
+    runtimes: V8,
+    unit: " B",
+    evaluate: perFlavour(
+      (f, file) => byLabel(file, heap(f, "view"), N)?.heap ?? NaN,
+      (b) => b < 8,
+    ),
+  },
+  {
+    text: `allocHandle+free of ${N} B within 3x of the bump-pointer floor`,
+    runtimes: ALL,
+    unit: "x",
+    evaluate: perFlavour(
+      (f, file) =>
+        nsByLabel(file, heap(f, "handle"), N) /
+        nsByLabel(file, "handle floor", N),
+      (r) => r <= 3,
+    ),
+  },
+  {
+    text: `allocHandle+free of ${N} B faster than MemPool malloc+free`,
+    runtimes: ALL,
+    unit: "x",
+    evaluate: perFlavour(fasterThan("MemPool malloc", "handle"), (r) => r > 1),
+  },
+  {
+    text:
+      "churn: 0 new ArrayBuffers after warm-up (new buffers in the churn table)",
     runtimes: ALL,
     unit: "",
     evaluate: (file) => {
-      // One check per backend: the most new pages of its two forms.
+      // One check per backend: the most new buffers of its two forms.
       const checks: Check[] = [];
-      for (const c of file.pagefrag.churn) {
-        if (c.kind !== "pagefrag" || c.newPages === null) continue;
+      for (const c of file.churn) {
+        if (c.kind !== "pagefrag" || c.newBuffers === null) continue;
         const what = c.backend ?? c.name;
-        const pass = c.newPages === 0 && c.ok;
+        const pass = c.newBuffers === 0 && c.ok;
         const seen = checks.find((k) => k.what === what);
-        if (seen === undefined) checks.push({ what, value: c.newPages, pass });
-        else {
-          seen.value = Math.max(seen.value, c.newPages);
+        if (seen === undefined) {
+          checks.push({ what, value: c.newBuffers, pass });
+        } else {
+          seen.value = Math.max(seen.value, c.newBuffers);
           seen.pass &&= pass;
         }
       }
@@ -133,48 +163,66 @@ export const TARGETS: readonly Target[] = [
     },
   },
   {
-    id: "xworker-vs-kernel",
-    text:
-      "cross-worker self-test: ns per alloc+free pair within 2x of the kernel's (50 ns aligned, 110 ns non-aligned)",
+    text: "first alloc+free of a fresh process under 250 µs",
     runtimes: ALL,
-    unit: "x",
-    evaluate: (file) => {
-      const x = file.pagefrag.crossWorker;
-      if (x === null) return [];
-      return x.modes.map((m) => {
-        const k = m.align === 1 ? x.kernel.nonAlignedNs : x.kernel.alignedNs;
-        const value = m.nsPerPair / k;
-        return {
-          what: `${m.len} B${m.align === 1 ? "" : " aligned"}`,
-          value,
-          pass: value <= 2 && m.ok,
-        };
-      });
-    },
+    unit: " µs",
+    evaluate: firstCall("first", (fc) => fc.firstPairUs, (us) => us < 250),
   },
   {
-    id: "xworker-vs-postmessage",
+    text: "createPageFragCache() on a warmed process under 20 µs",
+    runtimes: ALL,
+    unit: " µs",
+    evaluate: firstCall("warm", (fc) => fc.warmCreateUs, (us) => us < 20),
+  },
+  {
     text:
-      "cross-worker: fragment address hand-off at least 20x cheaper than postMessage per message",
+      "a user's first mitata bench of alloc+free (no warm-up) within 1.3x of a warmed one",
     runtimes: ALL,
     unit: "x",
-    evaluate: (file) => {
-      const x = file.pagefrag.crossWorker;
-      if (x === null) return [];
-      const value = x.postMessageOverRing;
-      return [{ what: "256 B", value, pass: value >= 20 && x.ok }];
-    },
+    evaluate: firstCall(
+      "cold/warm",
+      (fc) => fc.userColdNs / fc.userWarmNs,
+      (r) => r <= 1.3,
+    ),
+  },
+  {
+    text:
+      "cross-worker self-test: ns per pair within 2x of the kernel's (50 ns aligned, 110 ns non-aligned)",
+    runtimes: ALL,
+    unit: "x",
+    evaluate: crossWorker((x) =>
+      x.modes.map((m) => {
+        const k = m.align === 1 ? x.kernel.nonAlignedNs : x.kernel.alignedNs;
+        const value = m.nsPerPair / k;
+        const what = `${m.len} B${m.align === 1 ? "" : " aligned"}`;
+        return { what, value, pass: value <= 2 && m.ok };
+      })
+    ),
+  },
+  {
+    text:
+      "cross-worker: fragment address hand-off at least 20x cheaper than postMessage",
+    runtimes: ALL,
+    unit: "x",
+    evaluate: crossWorker((x) => [{
+      what: "256 B",
+      value: x.postMessageOverRing,
+      pass: x.postMessageOverRing >= 20 && x.ok,
+    }]),
   },
 ];
 
 /** `value` as the tables show it. */
-export function formatValue(value: number, unit: "x" | ""): string {
+export function formatValue(value: number, unit: Unit): string {
   if (unit === "") return value.toLocaleString("en-US");
-  return `${value >= 10 ? value.toFixed(1) : value.toFixed(2)}x`;
+  if (unit === "x") {
+    return `${value >= 10 ? value.toFixed(1) : value.toFixed(2)}x`;
+  }
+  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)}${unit}`;
 }
 
 /** One table cell: every check of a target, marked met or missed. */
-export function cell(checks: Check[], unit: "x" | ""): string {
+export function cell(checks: Check[], unit: Unit): string {
   if (checks.length === 0) return "-";
   return checks.map((c) =>
     `${c.what} ${formatValue(c.value, unit)} ${c.pass ? "✓" : "✗"}`

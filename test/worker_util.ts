@@ -1,6 +1,8 @@
 /**
- * Start a test worker from a module URL on Deno, Bun or Node, hand it data,
- * and await its result. Workers use `node:worker_threads`, which all three
+ * Start a worker from a module URL on Deno, Bun or Node, hand it data, and
+ * await its result: the one worker bootstrap of the tests and the
+ * benchmarks (`bench/page_frag_selftest.ts` starts its workers with
+ * {@linkcode startWorker}). Workers use `node:worker_threads`, which all three
  * runtimes support; worker entry scripts live in `test/workers/` and call
  * {@linkcode workerMain}.
  *
@@ -11,14 +13,18 @@
  */
 import { parentPort, Worker, workerData } from "node:worker_threads";
 
-const isNode = typeof (globalThis as { Deno?: unknown }).Deno === "undefined" &&
-  typeof (globalThis as { Bun?: unknown }).Bun === "undefined";
+/** Which runtime runs this program (the tests' and the benchmarks' one check). */
+export const RUNTIME: "deno" | "bun" | "node" = "Deno" in globalThis
+  ? "deno"
+  : "Bun" in globalThis
+  ? "bun"
+  : "node";
 
 type Reply<T> = { ok: true; result: T } | { ok: false; error: string };
 
 /** Start the worker whose entry module is `url`, with `data` as its `workerData`. */
 export function startWorker(url: URL, data: unknown): Worker {
-  if (!isNode) return new Worker(url, { workerData: data });
+  if (RUNTIME !== "node") return new Worker(url, { workerData: data });
   const tsx = import.meta.resolve("tsx/esm/api");
   const boot = `import(${JSON.stringify(tsx)}).then((m) => {
     m.register();
