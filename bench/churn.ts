@@ -27,7 +27,7 @@ import { Buffer } from "node:buffer";
 import type { MemoryBackend, NapiFragCache } from "../mod.ts";
 import { churnLoop, type Form } from "./bodies.ts";
 import { collectGarbage, RUNTIME } from "./harness.ts";
-import { xorshift32 } from "./prng.ts";
+import { prng } from "../testing/prng.ts";
 
 /** The packet-size mix: [bytes, weight]. */
 export const MIX: ReadonlyArray<readonly [number, number]> = [
@@ -57,10 +57,10 @@ export function churnScript(
   const slots = new Uint16Array(n);
   const sizes = new Uint16Array(n);
   const wheel = MIX.flatMap(([bytes, weight]) => Array(weight).fill(bytes));
-  const next = xorshift32(seed);
+  const rand = prng(seed);
   for (let i = 0; i < n; i++) {
-    slots[i] = next() % LIVE_SLOTS;
-    sizes[i] = wheel[next() % wheel.length];
+    slots[i] = rand.int(LIVE_SLOTS);
+    sizes[i] = rand.pick(wheel);
   }
   return { slots, sizes, warmup };
 }

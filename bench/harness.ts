@@ -65,7 +65,7 @@ export interface Flags {
  */
 export function parseFlags(argv: string[], usage: string): Flags {
   const given = new Map<string, string | true>();
-  const known = usage.match(/--[a-z-]+/g) ?? [];
+  const known: string[] = usage.match(/--[a-z-]+/g) ?? [];
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split("=", 2);
     if (flag === "--help" || flag === "-h") {
