@@ -30,7 +30,12 @@ import { show } from "../core/format.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { DEFAULT_VIEWS_PER_PAGE, ViewTable } from "./view_table.ts";
-import { STAMP_VIEWS, stampedAddress, stampedBuffer } from "./view_stamp.ts";
+import {
+  stampedAddress,
+  stampedAddressOr,
+  stampedBuffer,
+  stampedBufferOf,
+} from "./view_stamp.ts";
 
 export { resolveBackendOptions } from "./options.ts";
 export type { BackendOptions, ResolvedBackendOptions } from "./options.ts";
@@ -795,17 +800,25 @@ export abstract class PagedBackend implements MemoryBackend {
    * ```
    */
   view(addr: number, size: number): Uint8Array {
-    const head = this.#heads[addr >>> this.#shift];
+    // The hot path: a view made for these bytes before (its bounds were
+    // checked then, and its page is live and attached).
+    const head = this.#heads[addr >>> this.#shift] | 0;
+    const v = this.#views.hit(head, addr - (head << this.#shift), size);
+    return v !== undefined ? v : this.#viewSlow(addr, size);
+  }
+
+  #viewSlow(addr: number, size: number): Uint8Array {
+    const head = this.#heads[addr >>> this.#shift] | 0;
     const buffer = this.#buffers[head];
     const offset = addr - (head << this.#shift);
     if (
-      buffer === undefined || (addr >>> 0) !== addr ||
+      head === 0 || buffer === undefined || (addr >>> 0) !== addr ||
       !(size >= 0 && offset + size <= this.#bytes[head]) ||
-      buffer.byteLength === 0 // transferred away (a retired page's is too)
+      (size | 0) !== size || buffer.byteLength === 0
     ) {
       return this.#badView(addr, size);
     }
-    return this.#views.view(head, offset, size, addr);
+    return this.#views.make(head, offset, size, addr);
   }
 
   #badView(addr: number, size: number): never {
@@ -838,7 +851,19 @@ export abstract class PagedBackend implements MemoryBackend {
    * ```
    */
   addressOf(view: Uint8Array): number {
-    const stamp = STAMP_VIEWS ? stampedBuffer(view) : undefined;
+    // A view this backend made: its stamp names the address and buffer.
+    const addr = stampedAddressOr(view);
+    if (addr > 0) {
+      const head = this.#heads[addr >>> this.#shift];
+      if (head > 0 && this.#buffers[head] === stampedBufferOf(view)) {
+        return addr;
+      }
+    }
+    return this.#addressSlow(view);
+  }
+
+  #addressSlow(view: Uint8Array): number {
+    const stamp = stampedBuffer(view);
     const buffer = (stamp ?? view?.buffer) as
       | (ArrayBufferLike & SlotTagged)
       | undefined;

@@ -50,6 +50,16 @@ class ViewStamp extends ReturnOverride {
   static address(view: object): number {
     return (view as ViewStamp).#address;
   }
+
+  static addressOr(view: unknown, none: number): number {
+    return typeof view === "object" && view !== null && #address in view
+      ? (view as ViewStamp).#address
+      : none;
+  }
+
+  static bufferOf(view: object): ArrayBufferLike {
+    return (view as ViewStamp).#buffer;
+  }
 }
 
 /**
@@ -73,4 +83,17 @@ export function stampedBuffer(view: unknown): ArrayBufferLike | undefined {
 /** The address `view` was stamped with (only for a view {@linkcode stampedBuffer} knows). */
 export function stampedAddress(view: Uint8Array): number {
   return ViewStamp.address(view);
+}
+
+/**
+ * The address `view` was stamped with, or -1 when it has no stamp (one brand
+ * check: the fast way into `addressOf`).
+ */
+export function stampedAddressOr(view: unknown): number {
+  return ViewStamp.addressOr(view, -1);
+}
+
+/** The buffer of a view {@linkcode stampedAddressOr} answered for. */
+export function stampedBufferOf(view: Uint8Array): ArrayBufferLike {
+  return ViewStamp.bufferOf(view);
 }

@@ -34,7 +34,7 @@
  */
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
-import { STAMP_VIEWS, stampView } from "./view_stamp.ts";
+import { stampView } from "./view_stamp.ts";
 
 /** Default entries per page: a 32 KiB page gets one per 256 bytes. */
 export const DEFAULT_VIEWS_PER_PAGE = 128;
@@ -202,10 +202,44 @@ export class ViewTable {
   }
 
   /**
-   * The view of `size` bytes at `offset` in the page at `slot` (opened and
-   * checked by the caller: the bytes fit in the page), `address` being the
-   * backend's address of its first byte (stamped on V8 for `addressOf`).
-   * The same object as last time when that entry holds (offset, size).
+   * The view of `size` bytes at `offset` in the page at `slot` made last
+   * time, or `undefined` (no table for `slot`, another fragment's view in
+   * that entry, or the page's buffer detached). Only integer compares and
+   * array loads: the hot path of a backend's `view`, which falls back to
+   * checking its arguments and {@linkcode ViewTable.make} on `undefined`.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ViewTable } from "@pagefrag/pagefrag/backends/page_table";
+   *
+   * const table = new ViewTable();
+   * table.open(1, new ArrayBuffer(4096), 0, 4096);
+   * assert.equal(table.hit(1, 0, 8), undefined, "nothing made yet");
+   * const v = table.make(1, 0, 8, 4096);
+   * assert.equal(table.hit(1, 0, 8), v, "made last time");
+   * ```
+   */
+  hit(slot: number, offset: number, size: number): Uint8Array | undefined {
+    const p = this.#pages[slot];
+    if (p !== undefined) {
+      const i = offset >>> p.shift;
+      if (p.offsets[i] === offset && p.sizes[i] === size) {
+        const v = p.views[i]!;
+        // A view of a buffer transferred away (or of a wasm memory that
+        // grew) has length 0; empty views are never kept. (A typed array's
+        // length is a field load on V8; the buffer's byteLength is a call.)
+        if (v.length === size) {
+          this.hits++;
+          return v;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * {@linkcode ViewTable.hit} or, failing that, {@linkcode ViewTable.make}.
    *
    * @example
    * ```ts
@@ -219,14 +253,28 @@ export class ViewTable {
    * ```
    */
   view(slot: number, offset: number, size: number, address: number) {
-    const p = this.#pages[slot];
-    if (p !== undefined) {
-      const i = offset >>> p.shift;
-      if (p.offsets[i] === offset && p.sizes[i] === size) {
-        this.hits++;
-        return p.views[i]!;
-      }
-    }
+    return this.hit(slot, offset, size) ??
+      this.make(slot, offset, size, address);
+  }
+
+  /**
+   * Make the view of `size` bytes at `offset` in the page at `slot` (opened;
+   * the caller checked that the bytes fit in the page), `address` being the
+   * backend's address of its first byte (stamped on V8 for `addressOf`), and
+   * remember it in its entry.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ViewTable } from "@pagefrag/pagefrag/backends/page_table";
+   *
+   * const table = new ViewTable();
+   * table.open(2, new ArrayBuffer(8192), 0, 8192);
+   * assert.equal(table.make(2, 100, 20, 8292).byteOffset, 100, "over the page's bytes");
+   * assert.equal(table.misses, 1, "counted as made");
+   * ```
+   */
+  make(slot: number, offset: number, size: number, address: number) {
     return this.#miss(slot, offset, size, address);
   }
 
@@ -240,8 +288,10 @@ export class ViewTable {
       );
     }
     const v = new Uint8Array(p.buffer, p.base + offset, size);
-    if (STAMP_VIEWS) stampView(v, p.buffer, address); // for addressOf
-    if (this.entriesPerPage !== 0) {
+    // Stamped for addressOf on every engine: a recycled view is stamped once
+    // for many uses, so even JavaScriptCore's dearer stamp pays off.
+    stampView(v, p.buffer, address);
+    if (this.entriesPerPage !== 0 && size !== 0) {
       const i = offset >>> p.shift;
       p.offsets[i] = offset;
       p.sizes[i] = size;
