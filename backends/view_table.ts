@@ -135,7 +135,12 @@ export class ViewTable {
    * assert.equal(table.view(1, 10, 5, 4106).byteOffset, 4106, "base + offset");
    * ```
    */
-  open(slot: number, buffer: ArrayBufferLike, base: number, bytes: number) {
+  open(
+    slot: number,
+    buffer: ArrayBufferLike,
+    base: number,
+    bytes: number,
+  ): void {
     const pages = this.#pages;
     while (pages.length <= slot) pages.push(undefined);
     // With recycling off a page still gets a (one-entry, never filled)
@@ -252,7 +257,12 @@ export class ViewTable {
    * assert.equal(table.misses, 2, "both made");
    * ```
    */
-  view(slot: number, offset: number, size: number, address: number) {
+  view(
+    slot: number,
+    offset: number,
+    size: number,
+    address: number,
+  ): Uint8Array {
     return this.hit(slot, offset, size) ??
       this.make(slot, offset, size, address);
   }
@@ -274,11 +284,21 @@ export class ViewTable {
    * assert.equal(table.misses, 1, "counted as made");
    * ```
    */
-  make(slot: number, offset: number, size: number, address: number) {
+  make(
+    slot: number,
+    offset: number,
+    size: number,
+    address: number,
+  ): Uint8Array {
     return this.#miss(slot, offset, size, address);
   }
 
-  #miss(slot: number, offset: number, size: number, address: number) {
+  #miss(
+    slot: number,
+    offset: number,
+    size: number,
+    address: number,
+  ): Uint8Array {
     this.misses++;
     const p = this.#pages[slot];
     if (p === undefined) {

@@ -27,7 +27,11 @@ import "reflect-metadata";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { container } from "tsyringe";
-import { createPageFragCache, type PageFragCache, pageFragFree } from "../mod.ts";
+import {
+  createPageFragCache,
+  type PageFragCache,
+  pageFragFree,
+} from "../mod.ts";
 import { registerPageFrag, TOKENS } from "../di/mod.ts";
 import { PagedBackend } from "../backends/page_table.ts";
 

@@ -17,7 +17,12 @@ import { kernelRefill } from "../mod.ts";
 import { contractSuite, policySuite } from "../testing/contract.ts";
 import { SabPageBackend } from "./custom_backend.ts";
 
-contractSuite("SharedArrayBuffer page backend", (options) => new SabPageBackend(options));
-policySuite("kernel refill on the SharedArrayBuffer page backend", { refill: kernelRefill }, {
+contractSuite(
+  "SharedArrayBuffer page backend",
+  (options) => new SabPageBackend(options),
+);
+policySuite("kernel refill on the SharedArrayBuffer page backend", {
+  refill: kernelRefill,
+}, {
   backend: (options) => new SabPageBackend(options),
 });

@@ -7,11 +7,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPageFragCache, HeapBackend } from "../mod.ts";
-import {
-  PageBudget,
-  PagedBackend,
-  ViewTable,
-} from "../backends/page_table.ts";
+import { PageBudget, PagedBackend, ViewTable } from "../backends/page_table.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
 
 class Plain extends PagedBackend {
@@ -24,8 +20,10 @@ class Plain extends PagedBackend {
   }
 }
 
-contractSuite("paged, no pool, no view table", (options) =>
-  new Plain({ ...options, poolBytes: 0, viewsPerPage: 0 }));
+contractSuite(
+  "paged, no pool, no view table",
+  (options) => new Plain({ ...options, poolBytes: 0, viewsPerPage: 0 }),
+);
 
 describe("page pool", () => {
   it("a released page is handed out again from the pool, same buffer, same address", () => {
@@ -54,7 +52,11 @@ describe("page pool", () => {
     assert.equal(backend.pooledBytes(), 8192, "two pages pooled");
     assert.equal(backend.dropped, 1, "the third was dropped");
     for (let i = 0; i < 3; i++) backend.allocPage(0, false);
-    assert.equal(backend.stats().buffersCreated, 4, "one new buffer for the dropped page");
+    assert.equal(
+      backend.stats().buffersCreated,
+      4,
+      "one new buffer for the dropped page",
+    );
   });
 
   it("poolBytes: 0 makes a new buffer for every page", () => {
@@ -96,15 +98,23 @@ describe("page pool", () => {
     // other page comes from the pool.
     assert.ok(
       after.buffersCreated! - before.buffersCreated! <= 2,
-      `${after.buffersCreated! - before.buffersCreated!} new buffers after warm-up`,
+      `${
+        after.buffersCreated! - before.buffersCreated!
+      } new buffers after warm-up`,
     );
     assert.equal(
       after.buffersCreated! * 32768,
       after.peakBytesInUse,
       "buffers made = pages at the peak",
     );
-    assert.ok(after.pagesAllocated > 10 * after.buffersCreated!, "mostly reused");
-    assert.ok(after.viewHits! - before.viewHits! > 0, `views recycled: ${after.viewHits! - before.viewHits!}`);
+    assert.ok(
+      after.pagesAllocated > 10 * after.buffersCreated!,
+      "mostly reused",
+    );
+    assert.ok(
+      after.viewHits! - before.viewHits! > 0,
+      `views recycled: ${after.viewHits! - before.viewHits!}`,
+    );
     for (const v of live) if (v !== undefined) cache.free(v);
     cache.drain();
     assert.equal(cache.backend.stats().bytesInUse, 0, "no leak");
@@ -139,7 +149,11 @@ describe("recycled views", () => {
     }
     assert.equal(seen.size, 128, "one view per 256-byte slot of a 32 KiB page");
     const s = cache.backend.stats();
-    assert.deepEqual([s.viewMisses, s.viewHits], [128, 873], "misses only the first time round");
+    assert.deepEqual(
+      [s.viewMisses, s.viewHits],
+      [128, 873],
+      "misses only the first time round",
+    );
   });
 
   it("a page taken again from the pool keeps its views; one that went to the GC does not", () => {
@@ -151,7 +165,11 @@ describe("recycled views", () => {
       c1.drain();
       const c2 = createPageFragCache({ backend });
       const v2 = c2.alloc(100)!;
-      assert.equal(v2 === v1, poolBytes === undefined, `poolBytes ${poolBytes}`);
+      assert.equal(
+        v2 === v1,
+        poolBytes === undefined,
+        `poolBytes ${poolBytes}`,
+      );
       assert.equal(v2.byteOffset, 0);
       assert.equal(v2.length, 100);
       c2.free(v2);
@@ -165,9 +183,17 @@ describe("recycled views", () => {
     const b = backend.view(page + 10, 10);
     const a2 = backend.view(page + 0, 10);
     assert.notEqual(a2, a, "b evicted a");
-    assert.deepEqual([a2.byteOffset, b.byteOffset], [0, 10], "each over its bytes");
+    assert.deepEqual(
+      [a2.byteOffset, b.byteOffset],
+      [0, 10],
+      "each over its bytes",
+    );
     assert.equal(backend.addressOf(b), page + 10);
-    assert.equal(backend.view(page + 0, 11).length, 11, "same offset, other size: a new view");
+    assert.equal(
+      backend.view(page + 0, 11).length,
+      11,
+      "same offset, other size: a new view",
+    );
     backend.free(page);
   });
 

@@ -40,7 +40,11 @@ for (const [how, transfer] of transfers) {
       throwsCode(() => backend.view(b, 100), "EDETACHED");
       let s = backend.stats();
       assert.equal(s.pagesDetached, 1, "counted once");
-      assert.equal(s.bytesInUse, 4096 * 8, "only the other cache's page is in use");
+      assert.equal(
+        s.bytesInUse,
+        4096 * 8,
+        "only the other cache's page is in use",
+      );
       assert.equal(backend.pageBytes(b), 0, "no cache carves it again");
       // The remaining frees are accepted; a drain gives the page up.
       cache.free(a);
@@ -72,10 +76,16 @@ for (const [how, transfer] of transfers) {
         try {
           got = cache.alloc(1000);
         } catch (e) {
-          assert.ok(e instanceof PageFragError && e.code === "EDETACHED", String(e));
+          assert.ok(
+            e instanceof PageFragError && e.code === "EDETACHED",
+            String(e),
+          );
         }
       }
-      assert.ok(got !== null && got.length === 1000, "a fragment of a live page");
+      assert.ok(
+        got !== null && got.length === 1000,
+        "a fragment of a live page",
+      );
       cache.free(a);
       cache.free(got!);
       cache.drain();
