@@ -12,9 +12,9 @@
  *
  * **Shape.** A page of `B` bytes gets `E = min(entriesPerPage, B / 16)`
  * entries; entry `offset >>> log2(B / E)` holds the last view made at an
- * offset of that `B / E`-byte stretch, with its offset and length in two
- * `Int32Array`s. A lookup is a shift, two typed-array loads and compares and
- * an array load: no `Map`, no allocation, no call. Fragments closer together
+ * offset of that `B / E`-byte stretch, with its offset in an `Int32Array`.
+ * A lookup is a shift, a typed-array load and compare, an array load and a
+ * compare of the view's length: no `Map`, no allocation, no call. Fragments closer together
  * than `B / E` bytes share an entry and evict each other (a miss makes a new
  * view and replaces the entry); they stay correct, only slower.
  *
@@ -47,7 +47,6 @@ class PageViews {
   /** Bytes of the stretch of page an entry covers, as a shift. */
   readonly shift: number;
   readonly offsets: Int32Array;
-  readonly sizes: Int32Array;
   readonly views: (Uint8Array | undefined)[];
 
   constructor(buffer: ArrayBufferLike, base: number, bytes: number, n: number) {
@@ -56,7 +55,6 @@ class PageViews {
     const entries = Math.max(1, Math.min(n, bytes >>> 4));
     this.shift = 31 - Math.clz32(bytes) - (31 - Math.clz32(entries));
     this.offsets = new Int32Array(entries).fill(-1);
-    this.sizes = new Int32Array(entries);
     this.views = new Array<Uint8Array | undefined>(entries).fill(undefined);
   }
 }
@@ -229,11 +227,11 @@ export class ViewTable {
     const p = this.#pages[slot];
     if (p !== undefined) {
       const i = offset >>> p.shift;
-      if (p.offsets[i] === offset && p.sizes[i] === size) {
+      if (p.offsets[i] === offset) {
         const v = p.views[i]!;
-        // A view of a buffer transferred away (or of a wasm memory that
-        // grew) has length 0; empty views are never kept. (A typed array's
-        // length is a field load on V8; the buffer's byteLength is a call.)
+        // The view's length is its size key, and also 0 once its buffer was
+        // transferred away (or its wasm memory grew): empty views are never
+        // kept, so one compare checks both.
         if (v.length === size) {
           this.hits++;
           return v;
@@ -314,7 +312,6 @@ export class ViewTable {
     if (this.entriesPerPage !== 0 && size !== 0) {
       const i = offset >>> p.shift;
       p.offsets[i] = offset;
-      p.sizes[i] = size;
       p.views[i] = v;
     }
     return v;

@@ -1375,7 +1375,10 @@ export class InstrumentedBackend implements MemoryBackend {
    * ```
    */
   view(addr: number, size: number): Uint8Array {
-    const v = this.inner.view(addr, size);
+    const inner = this.inner.view(addr, size);
+    // Never a recycled view: a stale one must stay detectable and a leaked
+    // one collectable, so every fragment gets a view object of its own.
+    const v = new Uint8Array(inner.buffer, inner.byteOffset, inner.length);
     if (ownerOf(v) !== this) claimBuffer(v.buffer, this);
     return v;
   }
