@@ -18,6 +18,11 @@
  * than `B / E` bytes share an entry and evict each other (a miss makes a new
  * view and replaces the entry); they stay correct, only slower.
  *
+ * Fragments smaller than `B / E` (256 bytes on a 32 KiB page with the
+ * default 128 entries) share entries, so a steady stream of them misses;
+ * raise `entriesPerPage` for such workloads (512 for 64-byte fragments on
+ * 32 KiB pages), at the cost of more views held.
+ *
  * **Bounded.** At most `entriesPerPage` views per page, and a table exists
  * only while its page is held by the backend (live or pooled): the backend
  * calls {@linkcode ViewTable.close} when a page's buffer goes to the GC, and
@@ -144,6 +149,25 @@ export class ViewTable {
     // With recycling off a page still gets a (one-entry, never filled)
     // table: it says where the page's bytes are.
     pages[slot] = new PageViews(buffer, base, bytes, this.entriesPerPage);
+  }
+
+  /**
+   * Whether the page at `slot` has a table (an arena whose pages are
+   * allocated in other workers opens them lazily, on a first miss).
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { ViewTable } from "@pagefrag/pagefrag/backends/page_table";
+   *
+   * const table = new ViewTable();
+   * assert.equal(table.has(4), false, "not opened yet");
+   * table.open(4, new ArrayBuffer(4096), 0, 4096);
+   * assert.equal(table.has(4), true, "opened");
+   * ```
+   */
+  has(slot: number): boolean {
+    return this.#pages[slot] !== undefined;
   }
 
   /**

@@ -111,6 +111,26 @@ for (const [how, transfer] of transfers) {
       cache.free(b);
     });
 
+    it("an exhausted page transferred away is not recycled in place", () => {
+      const backend = new HeapBackend({ maxOrder: 0 });
+      const cache = createPageFragCache({ backend });
+      const frags = [0, 1, 2, 3].map(() => cache.alloc(1000)!);
+      for (const f of frags) cache.free(f);
+      transfer(frags[0].buffer); // every fragment is free, the page is not
+      const b = cache.alloc(1000)!; // no room: recycle or refill
+      assert.equal(b.length, 1000, "a live fragment, no error");
+      assert.equal(b.buffer.byteLength, 4096, "of a new page");
+      const s = backend.stats();
+      assert.deepEqual(
+        [s.pagesDetached, s.bytesInUse, s.pagesInUse],
+        [1, 4096, 1],
+        "the old page retired, only the new one in use",
+      );
+      cache.free(b);
+      cache.drain();
+      assert.equal(backend.stats().bytesInUse, 0);
+    });
+
     it("a pooled page transferred through a stale view is dropped, not handed out", () => {
       const backend = new HeapBackend();
       const cache = createPageFragCache({ backend });
