@@ -9,6 +9,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createPageFragCache, HeapBackend, PageFragError } from "../mod.ts";
 import { throwsCode } from "./contract.ts";
+import { startWorker } from "./worker_util.ts";
 
 type Transfer = (buffer: ArrayBufferLike) => void;
 
@@ -150,3 +151,45 @@ for (const [how, transfer] of transfers) {
     });
   });
 }
+
+describe("a fragment's buffer posted to a real worker", () => {
+  it("takes the whole page with it; the sender's page is retired, the rest unaffected", async () => {
+    const backend = new HeapBackend();
+    const cache = createPageFragCache({ backend });
+    const a = cache.alloc(100)!;
+    const b = cache.alloc(100)!; // another fragment of the same page
+    a.fill(1);
+    b.fill(2);
+    const worker = startWorker(
+      new URL("./workers/transfer_worker.ts", import.meta.url),
+      null,
+    );
+    const reply = new Promise<
+      { byteLength: number; first: number; at: number }
+    >(
+      (resolve, reject) => {
+        worker.once("message", (m) => resolve(m.result));
+        worker.once("error", reject);
+      },
+    );
+    const page = a.buffer as ArrayBuffer;
+    worker.postMessage(page, [page]);
+    assert.equal(b.length, 0, "the other fragment went with it");
+    const got = await reply;
+    await worker.terminate();
+    assert.deepEqual(
+      got,
+      { byteLength: 32768, first: 1, at: 2 },
+      "the receiver got every fragment's bytes: never transfer a fragment's buffer",
+    );
+    throwsCode(() => cache.alloc(100), "EDETACHED");
+    cache.free(a);
+    cache.free(b);
+    cache.drain();
+    const c = cache.alloc(100)!;
+    assert.equal(c.length, 100, "the cache goes on with a new page");
+    cache.free(c);
+    cache.drain();
+    assert.equal(backend.stats().bytesInUse, 0, "every byte accounted for");
+  });
+});
