@@ -30,12 +30,7 @@ import { show } from "../core/format.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { DEFAULT_VIEWS_PER_PAGE, ViewTable } from "./view_table.ts";
-import {
-  stampedAddress,
-  stampedAddressOr,
-  stampedBuffer,
-  stampedBufferOf,
-} from "./view_stamp.ts";
+import { recycledAddress, recycledBuffer } from "./view_stamp.ts";
 
 import { PageBudget } from "./page_budget.ts";
 
@@ -657,10 +652,10 @@ export abstract class PagedBackend implements MemoryBackend {
    */
   addressOf(view: Uint8Array): number {
     // A view this backend made: its stamp names the address and buffer.
-    const addr = stampedAddressOr(view);
-    if (addr > 0) {
+    const addr = recycledAddress(view);
+    if (addr !== undefined) {
       const head = this.#heads[addr >>> this.#shift];
-      if (head > 0 && this.#buffers[head] === stampedBufferOf(view)) {
+      if (head > 0 && this.#buffers[head] === recycledBuffer(view)) {
         return addr;
       }
     }
@@ -668,7 +663,7 @@ export abstract class PagedBackend implements MemoryBackend {
   }
 
   #addressSlow(view: Uint8Array): number {
-    const stamp = stampedBuffer(view);
+    const stamp = recycledBuffer(view);
     const buffer = (stamp ?? view?.buffer) as
       | (ArrayBufferLike & SlotTagged)
       | undefined;
@@ -688,7 +683,7 @@ export abstract class PagedBackend implements MemoryBackend {
         );
     }
     return stamp !== undefined
-      ? stampedAddress(view)
+      ? recycledAddress(view)!
       : (slot << this.#shift) + view.byteOffset;
   }
 
