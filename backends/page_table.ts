@@ -30,7 +30,12 @@ import { show } from "../core/format.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { DEFAULT_VIEWS_PER_PAGE, ViewTable } from "./view_table.ts";
-import { recycledAddress, recycledBuffer } from "./view_stamp.ts";
+import {
+  stampedAddress,
+  stampedAddressOr,
+  stampedBuffer,
+  stampedBufferOf,
+} from "./view_stamp.ts";
 
 import { PageBudget } from "./page_budget.ts";
 
@@ -652,10 +657,10 @@ export abstract class PagedBackend implements MemoryBackend {
    */
   addressOf(view: Uint8Array): number {
     // A view this backend made: its stamp names the address and buffer.
-    const addr = recycledAddress(view);
-    if (addr !== undefined) {
+    const addr = stampedAddressOr(view);
+    if (addr > 0) {
       const head = this.#heads[addr >>> this.#shift];
-      if (head > 0 && this.#buffers[head] === recycledBuffer(view)) {
+      if (head > 0 && this.#buffers[head] === stampedBufferOf(view)) {
         return addr;
       }
     }
@@ -663,7 +668,7 @@ export abstract class PagedBackend implements MemoryBackend {
   }
 
   #addressSlow(view: Uint8Array): number {
-    const stamp = recycledBuffer(view);
+    const stamp = stampedBuffer(view);
     const buffer = (stamp ?? view?.buffer) as
       | (ArrayBufferLike & SlotTagged)
       | undefined;
@@ -683,7 +688,7 @@ export abstract class PagedBackend implements MemoryBackend {
         );
     }
     return stamp !== undefined
-      ? recycledAddress(view)!
+      ? stampedAddress(view)
       : (slot << this.#shift) + view.byteOffset;
   }
 

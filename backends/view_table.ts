@@ -39,7 +39,7 @@
  */
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
-import { stampRecycled } from "./view_stamp.ts";
+import { stampView } from "./view_stamp.ts";
 
 /** Default entries per page: a 32 KiB page gets one per 256 bytes. */
 export const DEFAULT_VIEWS_PER_PAGE = 128;
@@ -332,7 +332,7 @@ export class ViewTable {
     const v = new Uint8Array(p.buffer, p.base + offset, size);
     // Stamped for addressOf on every engine: a recycled view is stamped once
     // for many uses, so even JavaScriptCore's dearer stamp pays off.
-    stampRecycled(v, p.buffer, address);
+    stampView(v, p.buffer, address);
     if (this.entriesPerPage !== 0 && size !== 0) {
       const i = offset >>> p.shift;
       p.offsets[i] = offset;
