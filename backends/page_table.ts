@@ -148,12 +148,8 @@ export abstract class PagedBackend implements MemoryBackend {
   readonly reserveBytes: number;
   /** Bytes of released pages kept for reuse at most. */
   readonly poolBytes: number;
-  /**
-   * Element 0 counts page releases (to the pool or the GC) and retirements:
-   * `Atomics.add`ed and `Atomics.notify`ed each time, for callers that wait
-   * for memory.
-   */
-  readonly releaseSignal: Int32Array = makeSignal();
+  /** The release counter, made on first use of `releaseSignal`. */
+  #releaseWord: Int32Array | undefined;
 
   readonly #shift: number;
   /** Order-0 slots the address space holds: addresses stay below 2^30. */
@@ -217,6 +213,29 @@ export abstract class PagedBackend implements MemoryBackend {
       this.#freeRanges.push([]);
       this.#pool.push([]);
     }
+  }
+
+  /**
+   * Element 0 counts page releases (to the pool or the GC) and retirements:
+   * `Atomics.add`ed and `Atomics.notify`ed each time, for callers that wait
+   * for memory. Over a `SharedArrayBuffer` when the runtime has one. Made on
+   * first use (most backends are never waited on), so it counts releases
+   * from then on.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   *
+   * const backend = new HeapBackend();
+   * const signal = backend.releaseSignal;
+   * const before = Atomics.load(signal, 0);
+   * backend.free(backend.allocPage(0, false));
+   * assert.equal(Atomics.load(signal, 0), before + 1, "one release counted");
+   * ```
+   */
+  get releaseSignal(): Int32Array {
+    return this.#releaseWord ??= makeSignal();
   }
 
   // ------------------------------------------------- for the subclasses
@@ -387,8 +406,10 @@ export abstract class PagedBackend implements MemoryBackend {
   }
 
   #signal(): void {
-    Atomics.add(this.releaseSignal, 0, 1);
-    Atomics.notify(this.releaseSignal, 0);
+    const word = this.#releaseWord;
+    if (word === undefined) return; // nobody waits
+    Atomics.add(word, 0, 1);
+    Atomics.notify(word, 0);
   }
 
   /**
