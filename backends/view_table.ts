@@ -49,6 +49,8 @@ class PageViews {
   readonly buffer: ArrayBufferLike;
   /** Byte offset of the page in `buffer` (0 for a buffer per page). */
   readonly base: number;
+  /** Bytes of the page. */
+  readonly bytes: number;
   /** Bytes of the stretch of page an entry covers, as a shift. */
   readonly shift: number;
   readonly offsets: Int32Array;
@@ -57,6 +59,7 @@ class PageViews {
   constructor(buffer: ArrayBufferLike, base: number, bytes: number, n: number) {
     this.buffer = buffer;
     this.base = base;
+    this.bytes = bytes;
     const entries = Math.max(1, Math.min(n, bytes >>> 4));
     this.shift = 31 - Math.clz32(bytes) - (31 - Math.clz32(entries));
     this.offsets = new Int32Array(entries).fill(-1);
@@ -152,8 +155,10 @@ export class ViewTable {
   }
 
   /**
-   * Whether the page at `slot` has a table (an arena whose pages are
-   * allocated in other workers opens them lazily, on a first miss).
+   * Whether the page at `slot` has a table (for a page of `bytes` bytes,
+   * when given). An arena whose pages are allocated in other workers opens
+   * them lazily, on a first miss, and again when the slot now heads a page
+   * of another size.
    *
    * @example
    * ```ts
@@ -164,10 +169,12 @@ export class ViewTable {
    * assert.equal(table.has(4), false, "not opened yet");
    * table.open(4, new ArrayBuffer(4096), 0, 4096);
    * assert.equal(table.has(4), true, "opened");
+   * assert.equal(table.has(4, 8192), false, "but for a page of another size");
    * ```
    */
-  has(slot: number): boolean {
-    return this.#pages[slot] !== undefined;
+  has(slot: number, bytes?: number): boolean {
+    const p = this.#pages[slot];
+    return p !== undefined && (bytes === undefined || p.bytes === bytes);
   }
 
   /**
@@ -335,8 +342,10 @@ export class ViewTable {
     stampView(v, p.buffer, address);
     if (this.entriesPerPage !== 0 && size !== 0) {
       const i = offset >>> p.shift;
-      p.offsets[i] = offset;
-      p.views[i] = v;
+      if (i < p.offsets.length) { // else the caller's page is not this table's
+        p.offsets[i] = offset;
+        p.views[i] = v;
+      }
     }
     return v;
   }
