@@ -45,25 +45,36 @@ import { stampView } from "./view_stamp.ts";
 export const DEFAULT_VIEWS_PER_PAGE = 128;
 
 /** One page's entries. */
+/** What a page has before its first view: no entry matches (offsets are >= 0). */
+const NO_OFFSETS = new Int32Array([-1]);
+const NO_VIEWS: (Uint8Array | undefined)[] = [undefined];
+
 class PageViews {
   readonly buffer: ArrayBufferLike;
   /** Byte offset of the page in `buffer` (0 for a buffer per page). */
   readonly base: number;
   /** Bytes of the page. */
   readonly bytes: number;
-  /** Bytes of the stretch of page an entry covers, as a shift. */
-  readonly shift: number;
-  readonly offsets: Int32Array;
-  readonly views: (Uint8Array | undefined)[];
+  /** Entries the page gets on its first view. */
+  readonly entries: number;
+  /** Bytes of the stretch of page an entry covers, as a shift (31 until the first view). */
+  shift = 31;
+  offsets: Int32Array = NO_OFFSETS;
+  views: (Uint8Array | undefined)[] = NO_VIEWS;
 
   constructor(buffer: ArrayBufferLike, base: number, bytes: number, n: number) {
     this.buffer = buffer;
     this.base = base;
     this.bytes = bytes;
-    const entries = Math.max(1, Math.min(n, bytes >>> 4));
-    this.shift = 31 - Math.clz32(bytes) - (31 - Math.clz32(entries));
-    this.offsets = new Int32Array(entries).fill(-1);
-    this.views = new Array<Uint8Array | undefined>(entries).fill(undefined);
+    this.entries = n === 0 ? 0 : Math.max(1, Math.min(n, bytes >>> 4));
+  }
+
+  /** Make the entries (on the first view: a page only ever used by address never pays for them). */
+  fill(): void {
+    const n = this.entries;
+    this.shift = 31 - Math.clz32(this.bytes) - (31 - Math.clz32(n));
+    this.offsets = new Int32Array(n).fill(-1);
+    this.views = new Array<Uint8Array | undefined>(n).fill(undefined);
   }
 }
 
@@ -340,7 +351,8 @@ export class ViewTable {
     // Stamped for addressOf on every engine: a recycled view is stamped once
     // for many uses, so even JavaScriptCore's dearer stamp pays off.
     stampView(v, p.buffer, address);
-    if (this.entriesPerPage !== 0 && size !== 0) {
+    if (p.entries !== 0 && size !== 0) {
+      if (p.offsets === NO_OFFSETS) p.fill();
       const i = offset >>> p.shift;
       if (i < p.offsets.length) { // else the caller's page is not this table's
         p.offsets[i] = offset;

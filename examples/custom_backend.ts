@@ -91,6 +91,9 @@ function main(): void {
   console.log("three caches over one SabPageBackend, 20,002 fragments:");
   console.log("rx.stats():", rx.stats());
   console.log("backend.stats():", backend.stats());
+  console.log(
+    `buffers made ${backend.made}, dropped ${backend.dropped} (the rest wait in the pool)`,
+  );
   if (backend.stats().bytesInUse !== 0) throw new Error("leak");
 }
 
