@@ -52,6 +52,22 @@ export interface BackendStats {
   pinnedPages: number;
   /** Bytes of the pages counted in `pinnedPages`. */
   pinnedBytes: number;
+  /**
+   * New buffers ever made for pages (cumulative), next to `pagesAllocated`:
+   * the difference is pages handed out again from the backend's own reuse
+   * (the heap backend's pool). Optional: a backend that does not track it
+   * leaves it out.
+   */
+  buffersCreated?: number;
+  /**
+   * Pages found with their buffer transferred away (`EDETACHED`) and
+   * retired (cumulative). Optional.
+   */
+  pagesDetached?: number;
+  /** Views handed out again from the view table (cumulative). Optional. */
+  viewHits?: number;
+  /** Views made because the view table had none for those bytes (cumulative). Optional. */
+  viewMisses?: number;
 }
 
 /**

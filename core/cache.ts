@@ -243,7 +243,30 @@ export class PageFragCache {
    */
   alloc(size: number, opts?: AllocOptions): Uint8Array | null {
     const addr = this.allocHandle(size, opts);
-    return addr === null ? null : this.backend.view(addr, size);
+    return addr === null ? null : this.#viewOf(addr, size);
+  }
+
+  /**
+   * The view of a fragment just carved. If the backend finds the page's
+   * buffer was transferred away (`EDETACHED`), the fragment never reached
+   * the caller: take it back and give the dead page up, so the next call
+   * refills instead of carving the dead page again.
+   */
+  #viewOf(addr: number, size: number): Uint8Array {
+    try {
+      return this.backend.view(addr, size);
+    } catch (e) {
+      if (e instanceof PageFragError && e.code === "EDETACHED") {
+        const s = this.#s;
+        if (s[LAST] === addr && s[PAGE] !== 0) {
+          s[OFFSET] = addr - s[PAGE];
+          s[BIAS]++;
+          s[LAST] = 0;
+        }
+        this.drain();
+      }
+      throw e;
+    }
   }
 
   /**
@@ -333,7 +356,7 @@ export class PageFragCache {
       const offset = (s[OFFSET] + mask) & ~mask;
       if (offset + size <= s[PAGE_BYTES]) {
         const addr = this.#carve(offset, size);
-        if (zero) this.backend.view(addr, size).fill(0);
+        if (zero) this.#viewOf(addr, size).fill(0);
         return addr;
       }
       if (s[DEAD] === 1) throw destroyedError("allocHandle");

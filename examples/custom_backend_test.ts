@@ -15,9 +15,14 @@
  */
 import { kernelRefill } from "../mod.ts";
 import { contractSuite, policySuite } from "../testing/mod.ts";
-import { MapBackend } from "./custom_backend.ts";
+import { SabPageBackend } from "./custom_backend.ts";
 
-contractSuite("map backend", (options) => new MapBackend(options));
-policySuite("kernel refill on the map backend", { refill: kernelRefill }, {
-  backend: (options) => new MapBackend(options),
+contractSuite(
+  "SharedArrayBuffer page backend",
+  (options) => new SabPageBackend(options),
+);
+policySuite("kernel refill on the SharedArrayBuffer page backend", {
+  refill: kernelRefill,
+}, {
+  backend: (options) => new SabPageBackend(options),
 });

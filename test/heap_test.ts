@@ -11,7 +11,7 @@ import { contractSuite, throwsCode } from "./contract.ts";
 contractSuite("heap", (options) => new HeapBackend(options));
 
 describe("heap backend", () => {
-  it("pages are separate ArrayBuffers that go back to the GC when released", () => {
+  it("pages are separate ArrayBuffers; a released one waits in the pool, not in use", () => {
     const backend = new HeapBackend();
     const page = backend.allocPage(0, false);
     const view = backend.view(page, 16);
@@ -19,7 +19,27 @@ describe("heap backend", () => {
     assert.equal(view.buffer.byteLength, 4096);
     backend.free(page);
     assert.equal(backend.stats().pagesInUse, 0);
+    assert.equal(backend.pooledBytes(), 4096);
     throwsCode(() => backend.view(page, 16), "EDOUBLEFREE");
+    throwsCode(() => backend.addressOf(view), "EDOUBLEFREE");
+  });
+
+  it("without a pool, released pages go to the GC and views are new", () => {
+    const backend = new HeapBackend({ poolBytes: 0 });
+    const page = backend.allocPage(0, false);
+    const view = backend.view(page, 16);
+    backend.free(page);
+    assert.equal(backend.pooledBytes(), 0);
+    const again = backend.allocPage(0, false);
+    assert.equal(again, page, "the address range is reused");
+    assert.notEqual(
+      backend.view(again, 16).buffer,
+      view.buffer,
+      "a new buffer",
+    );
+    throwsCode(() => backend.addressOf(view), "EDOUBLEFREE");
+    backend.free(again);
+    assert.equal(backend.stats().buffersCreated, 2);
   });
 
   it("page orders 0..maxOrder have pageSize << order bytes; budget and reserve are kept apart", () => {

@@ -19,7 +19,7 @@ import { resolveBackendOptions } from "../backends/options.ts";
 import { fixedAlignment, noAlignment } from "../policies/alignment.ts";
 import { kernelRefill, order0Refill } from "../policies/refill.ts";
 import { denyPfmemalloc, kernelPfmemalloc } from "../policies/pfmemalloc.ts";
-import type { BackendOptions } from "../backends/options.ts";
+import type { PagedBackendOptions } from "../backends/page_table.ts";
 import { show } from "../core/format.ts";
 import {
   type SanitizerOptions,
@@ -43,7 +43,7 @@ import {
  * if (cache.allocHandle(10)! % 64 !== 0) throw new Error();
  * ```
  */
-export interface PageFragOptions extends BackendOptions {
+export interface PageFragOptions extends PagedBackendOptions {
   /** Where pages come from: `"heap"` (default), `"shared"` (a fresh SharedArrayBuffer arena), `"wasm"` (a fresh shared WebAssembly.Memory) or a backend instance. */
   backend?: "heap" | "shared" | "wasm" | MemoryBackend;
   /** Default start alignment of fragments: a power of two, or a policy. Default 1. */
@@ -80,6 +80,8 @@ const OPTION_KEYS = new Set([
   "zero",
   "sanitize",
   "leakDetection",
+  "poolBytes",
+  "viewsPerPage",
 ]);
 
 function bad(message: string): PageFragError {
@@ -216,9 +218,20 @@ export function parseOptions(options: PageFragOptions): PageFragOptions {
     zero: own("zero"),
     sanitize: own("sanitize"),
     leakDetection: own("leakDetection"),
+    poolBytes: own("poolBytes"),
+    viewsPerPage: own("viewsPerPage"),
   } as PageFragOptions;
   if (typeof o.backend !== "object" || o.backend === null) {
     resolveBackendOptions(o);
+  }
+  for (const key of ["poolBytes", "viewsPerPage"] as const) {
+    if (o[key] !== undefined && (o.backend ?? "heap") !== "heap") {
+      throw bad(
+        `${key} is an option of the heap backend, not of ${show(o.backend)}${
+          typeof o.backend === "object" ? " (set it on the instance)" : ""
+        }`,
+      );
+    }
   }
   refillFrom(o);
   pfmemallocFrom(o);
