@@ -138,3 +138,19 @@ export function policyMask(
   }
   return align - 1;
 }
+
+/**
+ * The mask of a policy's default alignment, checked: anything but a power
+ * of two up to the page size is `EINVAL_ALIGN` naming the policy (internal).
+ */
+export function defaultMask(policy: AlignmentPolicy, pageSize: number): number {
+  if (!isValidAlign(policy.align, pageSize)) {
+    throw new PageFragError(
+      "EINVAL_ALIGN",
+      `alignment policy "${policy.name}": align must be a power of two from 1 to ${pageSize}, got ${
+        show(policy.align)
+      }`,
+    );
+  }
+  return policy.align - 1;
+}

@@ -20,6 +20,7 @@ import { show } from "./format.ts";
 import {
   type AllocOptions,
   checkAllocOptions,
+  defaultMask,
   destroyedError,
   policyMask,
   type PreparedFragment,
@@ -66,8 +67,8 @@ export type { AllocOptions, PreparedFragment } from "./alloc_options.ts";
  * use from two workers: give each worker its own cache (frees may come from
  * anywhere the backend allows).
  *
- * Make one with {@linkcode createPageFragCache} or resolve `TOKENS.Cache`
- * from a container set up by `registerPageFrag`.
+ * Make one with {@linkcode createPageFragCache}, or resolve `TOKENS.Cache`
+ * from a container set up by `registerPageFrag` (`pagefrag/di`).
  *
  * @example
  * ```ts
@@ -99,10 +100,7 @@ export class PageFragCache {
   readonly #defaultMask: number;
   readonly #alignFor: ((size: number) => number) | undefined;
   #zero = false;
-  /**
-   * The fast path cannot serve calls without options: a per-size alignment
-   * policy or `zero` is on. One flag, so the fast path tests one field.
-   */
+  /** A per-size alignment policy or `zero` is on: one flag for the fast path to test. */
   #general: boolean;
 
   /** The state (see `S`), in an Int32Array so it can live in shared memory. */
@@ -140,15 +138,7 @@ export class PageFragCache {
     this.#pageSize = backend.pageSize;
     this.#maxFrag = backend.pageSize * 2 ** backend.maxOrder;
     this.#biasMax = this.#maxFrag + 1;
-    if (!isValidAlign(alignment.align, backend.pageSize)) {
-      throw new PageFragError(
-        "EINVAL_ALIGN",
-        `alignment policy "${alignment.name}": align must be a power of two from 1 to ${backend.pageSize}, got ${
-          show(alignment.align)
-        }`,
-      );
-    }
-    this.#defaultMask = alignment.align - 1;
+    this.#defaultMask = defaultMask(alignment, backend.pageSize);
     this.#alignFor = typeof alignment.alignFor === "function"
       ? alignment.alignFor.bind(alignment)
       : undefined;
@@ -257,8 +247,8 @@ export class PageFragCache {
       return this.backend.view(addr, size);
     } catch (e) {
       if (e instanceof PageFragError && e.code === "EDETACHED") {
-        const s = this.#s;
-        if (s[LAST] === addr && s[PAGE] !== 0) {
+        const s = this.#s; // LAST !== 0: a page is installed
+        if (s[LAST] === addr) {
           s[OFFSET] = addr - s[PAGE];
           s[BIAS]++;
           s[LAST] = 0;
