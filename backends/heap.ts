@@ -19,6 +19,7 @@ import {
   PINNED_REFS,
 } from "../core/backend.ts";
 import { PageFragError } from "../core/errors.ts";
+import { disposedError } from "./disposed.ts";
 import { claimBuffer, ownerOf } from "../core/owner.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import {
@@ -53,7 +54,7 @@ interface PageBuffer extends ArrayBuffer {
  * if (backend.stats().bytesInUse !== 0) throw new Error("leak");
  * ```
  */
-export class HeapBackend implements MemoryBackend {
+export class HeapBackend implements MemoryBackend<ArrayBuffer> {
   /** Bytes in an order-0 page. */
   readonly pageSize: number;
   /** Highest page order. */
@@ -123,6 +124,7 @@ export class HeapBackend implements MemoryBackend {
    * ```
    */
   allocPage(order: number, reserve: boolean): number {
+    if (this.#disposed) throw disposedError(); // see [Symbol.dispose]
     if ((order | 0) !== order || order < 0 || order > this.maxOrder) {
       throw new PageFragError(
         "EINVAL_OPTION",
@@ -402,7 +404,7 @@ export class HeapBackend implements MemoryBackend {
    * cache.free(addr);
    * ```
    */
-  view(addr: number, size: number): Uint8Array {
+  view(addr: number, size: number): Uint8Array<ArrayBuffer> {
     const head = this.#heads[addr >>> this.#pageShift];
     const buffer = this.#buffers[head];
     const offset = addr - (head << this.#pageShift);
@@ -493,5 +495,31 @@ export class HeapBackend implements MemoryBackend {
       pinnedPages,
       pinnedBytes,
     };
+  }
+
+  // ------------------------------------------- explicit resource management
+
+  #disposed = false;
+
+  /**
+   * `using backend = new HeapBackend()`: retire the backend. Later
+   * `allocPage` calls (a cache's refill) throw `ESTATE`; `free`, `view`,
+   * `addressOf` and `stats` keep working, so fragments still in flight go
+   * back as usual and their pages to the garbage collector (the heap
+   * backend pools nothing, so there is nothing else to let go). Disposing
+   * twice is harmless.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache, HeapBackend } from "@pagefrag/pagefrag";
+   *
+   * using backend = new HeapBackend();
+   * using cache = createPageFragCache({ backend });
+   * cache.free(cache.alloc(100)!);
+   * // leaving the scope disposes the cache (drain), then the backend
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.#disposed = true;
   }
 }

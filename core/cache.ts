@@ -197,9 +197,12 @@ export const CACHE_STATE_BYTES: number = COUNTERS * 8 + STATE_WORDS * 4;
  * if (cache.backend.stats().bytesInUse !== 0) throw new Error("leak");
  * ```
  */
-export class PageFragCache {
+export class PageFragCache<
+  // The buffer under fragments (see MemoryBackend): ArrayBuffer on the heap backend.
+  B extends ArrayBufferLike = ArrayBufferLike,
+> {
   /** Where this cache's pages come from. */
-  readonly backend: MemoryBackend;
+  readonly backend: MemoryBackend<B>;
   /** Default start alignment of fragments. */
   readonly alignment: AlignmentPolicy;
   /** Page orders tried on refill. */
@@ -241,7 +244,7 @@ export class PageFragCache {
    * ```
    */
   constructor(
-    backend: MemoryBackend,
+    backend: MemoryBackend<B>,
     alignment: AlignmentPolicy,
     refillPolicy: RefillPolicy,
     pfmemallocPolicy: PfmemallocPolicy,
@@ -331,7 +334,7 @@ export class PageFragCache {
    * cache.free(frag);
    * ```
    */
-  alloc(size: number, opts?: AllocOptions): Uint8Array | null {
+  alloc(size: number, opts?: AllocOptions): Uint8Array<B> | null {
     const addr = this.allocHandle(size, opts);
     return addr === null ? null : this.backend.view(addr, size);
   }
@@ -350,7 +353,7 @@ export class PageFragCache {
    * if (frag.byteOffset % 32 !== 0) throw new Error();
    * ```
    */
-  allocAlign(size: number, align: number): Uint8Array | null {
+  allocAlign(size: number, align: number): Uint8Array<B> | null {
     return this.alloc(size, { align });
   }
 
@@ -870,5 +873,29 @@ export class PageFragCache {
         show(size)
       }`,
     );
+  }
+
+  // ------------------------------------------- explicit resource management
+
+  /**
+   * `using cache = createPageFragCache()`: the same as
+   * {@linkcode PageFragCache.destroy} (drain the current page, refuse later
+   * allocations with `ESTATE`). Fragments already handed out stay valid and
+   * are freed as usual, so disposing never invalidates live data.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   *
+   * const backend = (() => {
+   *   using cache = createPageFragCache();
+   *   cache.free(cache.alloc(100)!);
+   *   return cache.backend;
+   * })();
+   * if (backend.stats().pagesInUse !== 0) throw new Error("disposed cache kept its page");
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.destroy();
   }
 }
