@@ -14,9 +14,8 @@ import {
   type PageFragStats,
   type RefillPolicy,
   type RefillStep,
-  registerPageFrag,
-  TOKENS,
 } from "pagefrag";
+import { registerPageFrag, TOKENS } from "pagefrag/di";
 import { HeapBackend } from "pagefrag/backends/heap";
 import {
   SharedBackend,

@@ -12,9 +12,8 @@ import {
   createPageFragCache,
   PageFragError,
   pageFragFree,
-  registerPageFrag,
-  TOKENS,
 } from "pagefrag";
+import { registerPageFrag, TOKENS } from "pagefrag/di";
 import { HeapBackend } from "pagefrag/backends/heap";
 import { SharedBackend } from "pagefrag/backends/shared";
 import { WasmBackend } from "pagefrag/backends/wasm";
