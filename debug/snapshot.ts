@@ -276,6 +276,7 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
       const off = addr - p.base;
       const f = p.frags.get(off);
       if (f === undefined || f[1] !== "live") p.frags.set(off, [size, "live"]);
+      else if (size > f[0]) f[0] = size; // commitNoref grew the fragment
     }
     return v;
   }
