@@ -37,12 +37,19 @@ if [[ "${PAGEFRAG_KEEP:-}" != 1 ]]; then trap 'rm -rf "$tmp"' EXIT; fi
 echo "install test in $tmp"
 
 # ---------------------------------------------------------------- pack
-npm pack --silent --pack-destination "$tmp" >"$tmp/pack.out" 2>"$tmp/pack.err" || {
-  cat "$tmp/pack.out" "$tmp/pack.err"
-  exit 1
-}
-tgz=$(ls "$tmp"/pagefrag-*.tgz)
-lap "npm pack -> $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB)"
+# PAGEFRAG_TGZ: a tarball packed already (npm test packs once for all steps).
+if [[ -n "${PAGEFRAG_TGZ:-}" ]]; then
+  cp "$PAGEFRAG_TGZ" "$tmp/"
+  tgz=$(ls "$tmp"/pagefrag-*.tgz)
+  lap "using $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB, packed by the caller)"
+else
+  npm pack --silent --pack-destination "$tmp" >"$tmp/pack.out" 2>"$tmp/pack.err" || {
+    cat "$tmp/pack.out" "$tmp/pack.err"
+    exit 1
+  }
+  tgz=$(ls "$tmp"/pagefrag-*.tgz)
+  lap "npm pack -> $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB)"
+fi
 # What is in it: dist/ and docs, no sources, tests or scripts.
 listing=$(tar -tzf "$tgz")
 for want in package/package.json package/README.md package/dist/mod.js \
