@@ -19,7 +19,11 @@ assert.equal(typeof SharedBackend, "function", "subpath entries load");
 assert.equal(typeof contractSuite, "function", "the testing entry loads");
 // One module instance for import and require: the classes are the same.
 import("pagefrag").then((esm) => {
-  assert.equal(esm.HeapBackend, HeapBackend, "import and require share the build");
+  assert.equal(
+    esm.HeapBackend,
+    HeapBackend,
+    "import and require share the build",
+  );
   const where = process.versions.bun
     ? "bun " + process.versions.bun
     : "node " + process.versions.node;
