@@ -9,7 +9,7 @@
 # Each step prints one line: name, ok/FAIL, seconds. Its full output goes to
 # test-results/<step>.log (gitignored); a failing step also prints the last
 # lines of its log. Every step runs even after a failure; the exit status is
-# 1 if any failed. PAGEFRAG_STEPS="deno bun" runs only the steps named.
+# 1 if any failed. Independent steps run PAGEFRAG_JOBS (default 2) at a time. PAGEFRAG_STEPS="deno bun" runs only the steps named.
 set -uo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
@@ -25,25 +25,37 @@ started=$(date +%s)
 failed=()
 only=" ${PAGEFRAG_STEPS:-} "
 
-# step NAME COMMAND...: run a shell function, log to test-results/NAME.log.
+# step NAME FUNCTION: run it, log to test-results/NAME.log, print one line.
 step() {
   local name=$1
   shift
   [[ "$only" != "  " && "$only" != *" $name "* ]] && return 0
-  local log="$results/$name.log" t0 t1 rc
+  local log="$results/$name.log" t0 t1 rc secs
   t0=$(date +%s.%N)
   ("$@") >"$log" 2>&1
   rc=$?
   t1=$(date +%s.%N)
-  local secs
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+  echo "$rc" >"$results/$name.rc"
   if ((rc == 0)); then
     printf '  %-10s ok    %6ss\n' "$name" "$secs"
   else
-    printf '  %-10s FAIL  %6ss  (exit %d; full log: %s)\n' "$name" "$secs" "$rc" "$log"
-    tail -n 25 "$log" | sed 's/^/      | /'
-    failed+=("$name")
+    # One write, so lines of parallel steps do not interleave.
+    printf '  %-10s FAIL  %6ss  (exit %d; full log: %s)\n%s\n' "$name" "$secs" "$rc" "$log" \
+      "$(tail -n 25 "$log" | sed 's/^/      | /')"
   fi
+}
+
+# parallel "NAME FUNCTION" ...: independent steps, PAGEFRAG_JOBS at a time
+# (default 2, the cores CI has); each still prints its own line when done.
+parallel() {
+  local jobs=${PAGEFRAG_JOBS:-2} spec
+  for spec in "$@"; do
+    while (($(jobs -rp | wc -l) >= jobs)); do wait -n; done
+    # shellcheck disable=SC2086
+    step $spec &
+  done
+  wait
 }
 
 # The entry points, from deno.json "exports" (the one source of truth).
@@ -120,21 +132,20 @@ package() { bash scripts/package_lint.sh "$results"/pagefrag-*.tgz; }
 install() { PAGEFRAG_TGZ=$(ls "$PWD/$results"/pagefrag-*.tgz) bash scripts/install_test.sh; }
 browser() { node scripts/browser_test.mjs; }
 
-echo "pagefrag tests (logs in $results/)"
-step static static
-step deno deno_tests
-step bun bun_tests
-step node node_tests
-step examples examples
-step bench bench
-step jsr jsr
+echo "pagefrag tests (logs in $results/; PAGEFRAG_JOBS=${PAGEFRAG_JOBS:-2} at a time)"
+# Independent steps (none reads dist/ or the tarball), the longest first.
+parallel "deno deno_tests" "node node_tests" "bun bun_tests" "bench bench" \
+  "examples examples" "browser browser" "static static" "jsr jsr"
+# The packaging chain: each step uses what the one before made.
 step build build
 step types types
 step pack pack
 step package package
 step install install
-step browser browser
 
+for rc in "$results"/*.rc; do
+  [[ $(cat "$rc") == 0 ]] || failed+=("$(basename "$rc" .rc)")
+done
 total=$(($(date +%s) - started))
 if ((${#failed[@]} == 0)); then
   echo "all passed in ${total}s"
