@@ -173,15 +173,48 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
     this.inner = inner;
   }
 
-  /** Bytes in an order-0 page (the inner backend's). */
+  /**
+   * Bytes in an order-0 page (the inner backend's).
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * if (t.pageSize !== t.inner.pageSize) throw new Error();
+   * ```
+   */
   get pageSize(): number {
     return this.inner.pageSize;
   }
-  /** Highest page order (the inner backend's). */
+  /**
+   * Highest page order (the inner backend's).
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * if (t.maxOrder !== t.inner.maxOrder) throw new Error();
+   * ```
+   */
   get maxOrder(): number {
     return this.inner.maxOrder;
   }
-  /** The inner backend's release signal, if any. */
+  /**
+   * The inner backend's release signal, if any.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * if (t.releaseSignal !== t.inner.releaseSignal) throw new Error();
+   * ```
+   */
   get releaseSignal(): Int32Array | undefined {
     return this.inner.releaseSignal;
   }
@@ -195,7 +228,20 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
     return this.#pages.get(this.inner.pageOf(addr));
   }
 
-  /** Forwarded; records the page. */
+  /**
+   * Forwarded; records the page.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (t.pages()[0].base !== page) throw new Error();
+   * t.free(page);
+   * ```
+   */
   allocPage(order: number, reserve: boolean): number {
     const base = this.inner.allocPage(order, reserve);
     if (base !== 0) {
@@ -213,19 +259,72 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
     }
     return base;
   }
-  /** Forwarded. */
+  /**
+   * Forwarded.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (t.pageOf(page + 10) !== page) throw new Error();
+   * t.free(page);
+   * ```
+   */
   pageOf(addr: number): number {
     return this.inner.pageOf(addr);
   }
-  /** Forwarded. */
+  /**
+   * Forwarded.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(1, false);
+   * if (t.pageBytes(page) !== 8192) throw new Error();
+   * t.free(page);
+   * ```
+   */
   pageBytes(page: number): number {
     return this.inner.pageBytes(page);
   }
-  /** Forwarded. */
+  /**
+   * Forwarded.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (t.isPfmemalloc(page)) throw new Error();
+   * t.free(page);
+   * ```
+   */
   isPfmemalloc(addr: number): boolean {
     return this.inner.isPfmemalloc(addr);
   }
-  /** Forwarded; a bulk add marks the page held, after a zero count a recycle. */
+  /**
+   * Forwarded; a bulk add marks the page held, after a zero count a recycle.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * t.pageRefAdd(page, 100);
+   * if (!t.pages()[0].held) throw new Error();
+   * if (t.pageRefSubAndTest(page, 101)) t.releasePage(page);
+   * ```
+   */
   pageRefAdd(page: number, n: number): void {
     this.inner.pageRefAdd(page, n);
     const p = this.#pages.get(page);
@@ -239,7 +338,20 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
       this.#event("recycle", page);
     }
   }
-  /** Forwarded; a bulk drop means the cache let go of the page. */
+  /**
+   * Forwarded; a bulk drop means the cache let go of the page.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (!t.pageRefSubAndTest(page, 1)) throw new Error();
+   * t.releasePage(page);
+   * ```
+   */
   pageRefSubAndTest(page: number, n: number): boolean {
     const zero = this.inner.pageRefSubAndTest(page, n);
     const p = this.#pages.get(page);
@@ -250,12 +362,38 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
     }
     return zero;
   }
-  /** Forwarded; forgets the page. */
+  /**
+   * Forwarded; forgets the page.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (t.pageRefSubAndTest(page, 1)) t.releasePage(page);
+   * if (t.pages().length !== 0) throw new Error();
+   * ```
+   */
   releasePage(page: number): void {
     this.inner.releasePage(page);
     if (this.#pages.delete(page)) this.#event("release", page);
   }
-  /** Forwarded; marks the fragment freed (and the page gone if it was the last). */
+  /**
+   * Forwarded; marks the fragment freed (and the page gone if it was the last).
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * t.free(page);
+   * if (t.stats().pagesInUse !== 0) throw new Error();
+   * ```
+   */
   free(addr: number): void {
     const p = this.#page(addr);
     this.inner.free(addr);
@@ -268,7 +406,21 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
       this.#event("release", p.base);
     }
   }
-  /** Forwarded; a view of a new offset records a live fragment. */
+  /**
+   * Forwarded; a view of a new offset records a live fragment.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * t.view(page, 16);
+   * if (t.pages()[0].fragments[0].state !== "live") throw new Error();
+   * t.free(page);
+   * ```
+   */
   view(addr: number, size: number): Uint8Array<B> {
     const v = this.inner.view(addr, size);
     const p = this.#page(addr);
@@ -280,11 +432,35 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
     }
     return v;
   }
-  /** Forwarded. */
+  /**
+   * Forwarded.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * const page = t.allocPage(0, false);
+   * if (t.addressOf(t.view(page, 8)) !== page) throw new Error();
+   * t.free(page);
+   * ```
+   */
   addressOf(view: Uint8Array): number {
     return this.inner.addressOf(view);
   }
-  /** Forwarded. */
+  /**
+   * Forwarded.
+   *
+   * @example
+   * ```ts
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
+   *
+   * const t = new TracingBackend(new HeapBackend());
+   * if (t.stats().pagesInUse !== 0) throw new Error();
+   * ```
+   */
   stats(): BackendStats {
     return this.inner.stats();
   }

@@ -48,6 +48,8 @@ step() {
 
 # parallel "NAME FUNCTION" ...: independent steps, PAGEFRAG_JOBS at a time
 # (default 2, the cores CI has); each still prints its own line when done.
+# Bun gets a 60 s test timeout (its default is 5 s): worker tests run long
+# on a loaded machine.
 parallel() {
   local jobs=${PAGEFRAG_JOBS:-2} spec
   for spec in "$@"; do
@@ -87,8 +89,8 @@ deno_tests() {
 }
 bun_tests() {
   set -e
-  bun test
-  bun test ./testing/ ./examples/
+  bun test --timeout 60000
+  bun test --timeout 60000 ./testing/ ./examples/
 }
 node_tests() { node --import tsx --test "${tests[@]}"; }
 examples() {

@@ -190,6 +190,17 @@ export function createPageFragCache(
  * ```
  */
 export function createPageFragCache(options?: PageFragOptions): PageFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const cache = createPageFragCache({ maxBytes: 1 << 20 });
+ * cache.free(cache.alloc(64)!);
+ * ```
+ */
 export function createPageFragCache(
   options: PageFragOptions = {},
 ): PageFragCache {
@@ -256,6 +267,17 @@ export function createNetdevCache(
  * ```
  */
 export function createNetdevCache(options?: PageFragOptions): NetdevFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const netdev = createNetdevCache({ maxBytes: 1 << 20 });
+ * netdev.free(netdev.alloc(64)!);
+ * ```
+ */
 export function createNetdevCache(
   options: PageFragOptions = {},
 ): NetdevFragCache {
@@ -325,6 +347,17 @@ export function createNapiCache(
  * ```
  */
 export function createNapiCache(options?: PageFragOptions): NapiFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache({ maxBytes: 1 << 20 });
+ * napi.poll(() => napi.free(napi.alloc(64)!));
+ * ```
+ */
 export function createNapiCache(options: PageFragOptions = {}): NapiFragCache {
   return build("napi", options) as NapiFragCache;
 }
