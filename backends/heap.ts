@@ -38,7 +38,7 @@ export type { PagedBackendOptions } from "./page_table.ts";
  * assert.equal(backend.stats().bytesInUse, 0, "no leak");
  * ```
  */
-export class HeapBackend extends PagedBackend {
+export class HeapBackend extends PagedBackend<ArrayBuffer> {
   /**
    * Make a heap backend. Throws `EINVAL_OPTION` for a bad option.
    *
@@ -70,7 +70,7 @@ export class HeapBackend extends PagedBackend {
    * backend.free(page);
    * ```
    */
-  protected makePage(bytes: number): ArrayBufferLike | null {
+  protected makePage(bytes: number): ArrayBuffer | null {
     return new ArrayBuffer(bytes);
   }
 }

@@ -6,11 +6,10 @@
  * ({@linkcode ViewTable}), detection of pages whose buffer was transferred
  * away, and the `releaseSignal` waiters watch.
  *
- * A backend whose pages are separate buffers extends
- * {@linkcode PagedBackend} and writes only how a page is made (and,
- * optionally, dropped); the heap backend is such a subclass. An arena
- * allocator with its own page table can still reuse {@linkcode PageBudget}
- * (its counters may live in shared memory) and {@linkcode ViewTable}.
+ * A backend whose pages are separate buffers extends {@linkcode PagedBackend}
+ * and writes only how a page is made (and dropped); the heap backend is one.
+ * An arena with its own page table reuses {@linkcode PageBudget} and
+ * {@linkcode ViewTable}.
  *
  * Addresses live in a virtual address space of order-0 *slots*: a page of
  * order k covers 2^k consecutive slots, is naturally aligned (its head slot
@@ -20,6 +19,7 @@
  *
  * @module
  */
+import { disposedError } from "./disposed.ts";
 import {
   type BackendStats,
   type MemoryBackend,
@@ -137,7 +137,8 @@ function makeSignal(): Int32Array {
  * assert.equal(backend.stats().bytesInUse, 0, "every page went back");
  * ```
  */
-export abstract class PagedBackend implements MemoryBackend {
+export abstract class PagedBackend<B extends ArrayBufferLike = ArrayBufferLike>
+  implements MemoryBackend<B> {
   /** Bytes in an order-0 page. */
   readonly pageSize: number;
   /** Highest page order. */
@@ -171,6 +172,7 @@ export abstract class PagedBackend implements MemoryBackend {
   /** Released pages with their buffer, a stack of head slots per order. */
   #pool: number[][] = [];
   #pooledBytes = 0;
+  #disposed = false;
 
   /**
    * Set up the page table from `options` (`EINVAL_OPTION` for a bad one;
@@ -274,6 +276,7 @@ export abstract class PagedBackend implements MemoryBackend {
    * ```
    */
   allocPage(order: number, reserve: boolean): number {
+    if (this.#disposed) throw disposedError(); // see [Symbol.dispose]
     if ((order | 0) !== order || order < 0 || order > this.maxOrder) {
       throw new PageFragError(
         "EINVAL_OPTION",
@@ -562,7 +565,7 @@ export abstract class PagedBackend implements MemoryBackend {
     if (detached(this.#buffers[slot]!)) {
       this.#budget.pageDetached();
       this.#drop(slot, order);
-    } else if (this.#pooledBytes + bytes <= this.poolBytes) {
+    } else if (!this.#disposed && this.#pooledBytes + bytes <= this.poolBytes) {
       this.#pool[order].push(slot); // keeps its buffer, address and views
       this.#pooledBytes += bytes;
     } else {
@@ -625,12 +628,12 @@ export abstract class PagedBackend implements MemoryBackend {
    * cache.free(addr);
    * ```
    */
-  view(addr: number, size: number): Uint8Array {
+  view(addr: number, size: number): Uint8Array<B> {
     // The hot path: a view made for these bytes before (its bounds were
     // checked then, and its page is live and attached).
     const head = this.#heads[addr >>> this.#shift] | 0;
     const v = this.#views.hit(head, addr - (head << this.#shift), size);
-    return v !== undefined ? v : this.#viewSlow(addr, size);
+    return (v !== undefined ? v : this.#viewSlow(addr, size)) as Uint8Array<B>;
   }
 
   #viewSlow(addr: number, size: number): Uint8Array {
@@ -767,5 +770,31 @@ export abstract class PagedBackend implements MemoryBackend {
    */
   pooledBytes(): number {
     return this.#pooledBytes;
+  }
+
+  /**
+   * `using backend = new HeapBackend()`: drop the pooled pages (to the
+   * garbage collector) and refuse `allocPage` with `ESTATE` from now on.
+   * Live pages stay usable: `free`, `view` and `stats` keep working, so
+   * fragments still held elsewhere are freed as usual.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { HeapBackend } from "@pagefrag/pagefrag";
+   *
+   * const backend = new HeapBackend();
+   * const page = backend.allocPage(0, false);
+   * backend[Symbol.dispose]();
+   * backend.free(page); // still fine, and the page is not kept
+   * assert.throws(() => backend.allocPage(0, false), { code: "ESTATE" });
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.#disposed = true;
+    for (let order = 0; order < this.#pool.length; order++) {
+      for (const slot of this.#pool[order].splice(0)) this.#drop(slot, order);
+    }
+    this.#pooledBytes = 0;
   }
 }

@@ -48,6 +48,8 @@ import {
   type ResolvedBackendOptions,
 } from "./options.ts";
 import { show } from "../core/format.ts";
+import { disposedError } from "./disposed.ts";
+import { requireSharedMemory } from "./isolation.ts";
 
 // ----------------------------------------------------------- metadata layout
 // Int32 indices of the header.
@@ -142,7 +144,10 @@ function badOption(message: string): PageFragError {
  * backend.free(page);
  * ```
  */
-export abstract class ArenaBackend implements MemoryBackend {
+export abstract class ArenaBackend<
+  // The buffer under the views: SharedArrayBuffer, or a wasm memory's buffer.
+  B extends ArrayBufferLike = ArrayBufferLike,
+> implements MemoryBackend<B> {
   /** Bytes in an order-0 page. */
   readonly pageSize: number;
   /** Highest page order. */
@@ -504,6 +509,7 @@ export abstract class ArenaBackend implements MemoryBackend {
    * ```
    */
   allocPage(order: number, reserve: boolean): number {
+    if (this.#disposed) throw disposedError(); // see [Symbol.dispose]
     if ((order | 0) !== order || order < 0 || order > this.maxOrder) {
       throw new PageFragError(
         "EINVAL_OPTION",
@@ -766,7 +772,7 @@ export abstract class ArenaBackend implements MemoryBackend {
    * cache.free(addr);
    * ```
    */
-  view(addr: number, size: number): Uint8Array {
+  view(addr: number, size: number): Uint8Array<B> {
     const head = this.#heads[addr >>> this.#shift];
     if (
       head > 0 && (addr >>> 0) === addr && size >= 0 &&
@@ -782,7 +788,7 @@ export abstract class ArenaBackend implements MemoryBackend {
       }
       // #viewSlow switched this.#buffer to the view's buffer if it had to.
       if (STAMP_VIEWS) stampView(view, this.#buffer, addr); // for addressOf
-      return view;
+      return view as Uint8Array<B>;
     }
     this.#liveSlot(addr, "view()");
     throw new PageFragError(
@@ -893,6 +899,38 @@ export abstract class ArenaBackend implements MemoryBackend {
       this.#unlock();
     }
   }
+
+  // ------------------------------------------- explicit resource management
+
+  #disposed = false;
+
+  /**
+   * `using backend = new SharedBackend()`: retire this worker's handle on
+   * the arena. Later `allocPage` calls (a cache's refill) throw `ESTATE`;
+   * `free`, `view`, `addressOf` and `stats` keep working, so fragments still
+   * in flight go back as usual. Handles attached in other workers, and the
+   * arena itself, are untouched: the memory goes when the last handle is
+   * garbage-collected. Disposing twice is harmless.
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   *
+   * const backend = new SharedBackend({ maxBytes: 1 << 20 });
+   * const page = backend.allocPage(0, false);
+   * backend[Symbol.dispose]();
+   * backend.free(page);                       // still fine
+   * try {
+   *   backend.allocPage(0, false);
+   *   throw new Error("unreachable");
+   * } catch (e) {
+   *   if ((e as { code?: string }).code !== "ESTATE") throw e;
+   * }
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.#disposed = true;
+  }
 }
 
 /**
@@ -983,7 +1021,7 @@ export interface SharedBackendDescriptor {
  * there.free(addr);
  * ```
  */
-export class SharedBackend extends ArenaBackend {
+export class SharedBackend extends ArenaBackend<SharedArrayBuffer> {
   /** The arena (pages); addresses are byte offsets in it. */
   readonly arena: SharedArrayBuffer;
 
@@ -1015,6 +1053,7 @@ export class SharedBackend extends ArenaBackend {
   constructor(
     options: SharedBackendOptions | SharedBackendDescriptor = {},
   ) {
+    requireSharedMemory("SharedBackend"); // EUNSUPPORTED, naming COOP/COEP
     const d = isDescriptor(options)
       ? SharedBackend.#check(options)
       : SharedBackend.#create(options);

@@ -31,6 +31,46 @@ import { PageFragError } from "../core/errors.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { show } from "../core/format.ts";
 import { ArenaBackend } from "./shared.ts";
+import { requireSharedMemory } from "./isolation.ts";
+
+/**
+ * The structural minimum of a `WebAssembly.Memory` a backend uses (its
+ * buffer, `grow`), for programs type-checked without the DOM lib.
+ *
+ * @example
+ * ```ts
+ * import type { WasmMemoryLike } from "@pagefrag/pagefrag/backends/wasm";
+ *
+ * const memory: WasmMemoryLike = new WebAssembly.Memory({ initial: 1 });
+ * if (memory.buffer.byteLength !== 65536) throw new Error();
+ * ```
+ */
+export interface WasmMemoryLike {
+  /** The memory's bytes (a `SharedArrayBuffer` for a shared memory). */
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  /** Grow by `delta` 64 KiB pages; returns the old size in pages. */
+  grow(delta: number): number;
+}
+
+/**
+ * The type of a wasm backend's memory: `WebAssembly.Memory` when the
+ * program's libs declare it (DOM, Deno, `@types/node` with DOM), else
+ * {@linkcode WasmMemoryLike}. Declarations name this instead of
+ * `WebAssembly.Memory` so that they type-check with `lib: ["es2024"]`
+ * alone (`WebAssembly` is a DOM-lib namespace), while programs that have
+ * the namespace still get the real type (to pass in an import object).
+ *
+ * @example
+ * ```ts
+ * import { WasmBackend, type WasmMemory } from "@pagefrag/pagefrag/backends/wasm";
+ *
+ * const memory: WasmMemory = new WasmBackend().memory;
+ * const same: WebAssembly.Memory = memory; // with Deno's libs it is the real type
+ * if (!(same instanceof WebAssembly.Memory)) throw new Error();
+ * ```
+ */
+export type WasmMemory = typeof globalThis extends
+  { WebAssembly: { Memory: { prototype: infer M } } } ? M : WasmMemoryLike;
 
 /** Bytes in a wasm page. */
 const WASM_PAGE = 65536;
@@ -68,7 +108,7 @@ export interface WasmBackendOptions extends BackendOptions {
    * Your own memory (e.g. the one your module exports or imports). Default:
    * the backend makes a shared memory sized from the budget.
    */
-  memory?: WebAssembly.Memory;
+  memory?: WasmMemory;
   /**
    * First byte the backend may use (rounded up to `pageSize`; never below
    * `pageSize`, so an address is never 0). Default: `pageSize` for the
@@ -102,7 +142,7 @@ export interface WasmBackendDescriptor {
   /** Layout version of the descriptor and metadata: 1. */
   readonly version: 1;
   /** The pages: a shared `WebAssembly.Memory`; addresses are offsets in it. */
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** The metadata: lock, free lists, counters, per-page reference counts and flags. */
   readonly meta: SharedArrayBuffer;
   /** The first byte the backend uses. */
@@ -168,7 +208,7 @@ export interface WasmBackendDescriptor {
  */
 export class WasmBackend extends ArenaBackend {
   /** The memory pages live in (import it into your module). */
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   /** The first byte the backend uses: addresses are at least this. */
   readonly base: number;
   /** Whether the memory is shared (growable without detaching, attachable from other workers). */
@@ -206,6 +246,7 @@ export class WasmBackend extends ArenaBackend {
    */
   constructor(descriptor: WasmBackendDescriptor);
   constructor(options: WasmBackendOptions | WasmBackendDescriptor = {}) {
+    requireSharedMemory("WasmBackend", true); // EUNSUPPORTED, naming COOP/COEP
     const d = isDescriptor(options)
       ? WasmBackend.#check(options)
       : WasmBackend.#create(options);

@@ -10,6 +10,7 @@
 import { PageFragError } from "./errors.ts";
 import { show } from "./format.ts";
 import { type AlignmentPolicy, isValidAlign } from "./policy.ts";
+import { OFFSET, PAGE, PAGE_BYTES, PREP } from "./cache_state.ts";
 
 /**
  * Per-call options of `alloc`, `allocHandle` and `prepare`.
@@ -153,4 +154,34 @@ export function defaultMask(policy: AlignmentPolicy, pageSize: number): number {
     );
   }
   return policy.align - 1;
+}
+
+/**
+ * The offset of the pending prepared address in a cache's state words `s`,
+ * after checking that `size` bytes may be committed there: `ESTATE` when
+ * nothing is prepared, when an allocation took the prepared bytes since, or
+ * when fewer than `size` bytes were prepared (internal).
+ */
+export function preparedOffset(
+  s: Int32Array,
+  what: string,
+  size: number,
+): number {
+  if (s[PREP] === 0) {
+    throw new PageFragError("ESTATE", `${what}() without prepare() or probe()`);
+  }
+  const offset = s[PREP] - s[PAGE];
+  if (offset < s[OFFSET]) {
+    throw new PageFragError(
+      "ESTATE",
+      `${what}(): the prepared bytes were taken by an allocation made since prepare()`,
+    );
+  }
+  if (offset + size > s[PAGE_BYTES]) {
+    throw new PageFragError(
+      "ESTATE",
+      `${what}(${size}): only ${s[PAGE_BYTES] - offset} bytes were prepared`,
+    );
+  }
+  return offset;
 }

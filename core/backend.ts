@@ -119,7 +119,11 @@ export const PINNED_REFS = 2;
  * if (backend.requests !== 1) throw new Error();
  * ```
  */
-export interface MemoryBackend {
+export interface MemoryBackend<
+  // The buffer under the views: `ArrayBuffer` (heap), `SharedArrayBuffer`
+  // (shared), or unknown. Typed so heap fragments fit `BufferSource`/`BlobPart`.
+  B extends ArrayBufferLike = ArrayBufferLike,
+> {
   /** Bytes in an order-0 page: a power of two >= 1024. */
   readonly pageSize: number;
   /** Highest page order this backend hands out; pages are `pageSize << order` bytes. */
@@ -162,7 +166,7 @@ export interface MemoryBackend {
    * as it hands out the bytes themselves: `===` identity of a freed view
    * means nothing.
    */
-  view(addr: number, size: number): Uint8Array;
+  view(addr: number, size: number): Uint8Array<B>;
   /** The address of the first byte of `view`; `EFOREIGN` for a view this backend did not hand out. */
   addressOf(view: Uint8Array): number;
   /** Counters and gauges of the pages. */

@@ -24,6 +24,7 @@ import {
   destroyedError,
   policyMask,
   type PreparedFragment,
+  preparedOffset,
   sizeError,
 } from "./alloc_options.ts";
 import {
@@ -82,9 +83,12 @@ export type { AllocOptions, PreparedFragment } from "./alloc_options.ts";
  * if (cache.backend.stats().bytesInUse !== 0) throw new Error("leak");
  * ```
  */
-export class PageFragCache {
+export class PageFragCache<
+  // The buffer under fragments (see MemoryBackend): ArrayBuffer on the heap backend.
+  B extends ArrayBufferLike = ArrayBufferLike,
+> {
   /** Where this cache's pages come from. */
-  readonly backend: MemoryBackend;
+  readonly backend: MemoryBackend<B>;
   /** Default start alignment of fragments. */
   readonly alignment: AlignmentPolicy;
   /** Page orders tried on refill. */
@@ -123,7 +127,7 @@ export class PageFragCache {
    * ```
    */
   constructor(
-    backend: MemoryBackend,
+    backend: MemoryBackend<B>,
     alignment: AlignmentPolicy,
     refillPolicy: RefillPolicy,
     pfmemallocPolicy: PfmemallocPolicy,
@@ -231,7 +235,7 @@ export class PageFragCache {
    * cache.free(frag);
    * ```
    */
-  alloc(size: number, opts?: AllocOptions): Uint8Array | null {
+  alloc(size: number, opts?: AllocOptions): Uint8Array<B> | null {
     const addr = this.allocHandle(size, opts);
     return addr === null ? null : this.#viewOf(addr, size);
   }
@@ -242,7 +246,7 @@ export class PageFragCache {
    * the caller: take it back and give the dead page up, so the next call
    * refills instead of carving the dead page again.
    */
-  #viewOf(addr: number, size: number): Uint8Array {
+  #viewOf(addr: number, size: number): Uint8Array<B> {
     try {
       return this.backend.view(addr, size);
     } catch (e) {
@@ -273,7 +277,7 @@ export class PageFragCache {
    * if (frag.byteOffset % 32 !== 0) throw new Error();
    * ```
    */
-  allocAlign(size: number, align: number): Uint8Array | null {
+  allocAlign(size: number, align: number): Uint8Array<B> | null {
     return this.alloc(size, { align });
   }
 
@@ -530,36 +534,6 @@ export class PageFragCache {
   }
 
   /**
-   * Offset of the pending prepared address, after checking that `size` bytes
-   * may be committed there.
-   */
-  #preparedOffset(what: string, size: number): number {
-    this.#checkSize(what, size);
-    if (this.#s[PREP] === 0) {
-      throw new PageFragError(
-        "ESTATE",
-        `${what}() without prepare() or probe()`,
-      );
-    }
-    const offset = this.#s[PREP] - this.#s[PAGE];
-    if (offset < this.#s[OFFSET]) {
-      throw new PageFragError(
-        "ESTATE",
-        `${what}(): the prepared bytes were taken by an allocation made since prepare()`,
-      );
-    }
-    if (offset + size > this.#s[PAGE_BYTES]) {
-      throw new PageFragError(
-        "ESTATE",
-        `${what}(${size}): only ${
-          this.#s[PAGE_BYTES] - offset
-        } bytes were prepared`,
-      );
-    }
-    return offset;
-  }
-
-  /**
    * Take `size` bytes at the prepared address as a fragment with its own
    * reference (`page_frag_alloc_commit`); returns its address.
    *
@@ -575,7 +549,8 @@ export class PageFragCache {
    * ```
    */
   commit(size: number): number {
-    const offset = this.#preparedOffset("commit", size);
+    this.#checkSize("commit", size);
+    const offset = preparedOffset(this.#s, "commit", size);
     this.#s[PREP] = 0;
     return this.#carve(offset, size);
   }
@@ -600,7 +575,8 @@ export class PageFragCache {
    * ```
    */
   commitNoref(size: number): void {
-    const offset = this.#preparedOffset("commitNoref", size);
+    this.#checkSize("commitNoref", size);
+    const offset = preparedOffset(this.#s, "commitNoref", size);
     if (offset !== this.#s[OFFSET] || this.#s[BIAS] === this.#biasMax) {
       throw new PageFragError(
         "ESTATE",
@@ -794,5 +770,29 @@ export class PageFragCache {
     ) {
       throw sizeError(what, size, this.#maxFrag);
     }
+  }
+
+  // ------------------------------------------- explicit resource management
+
+  /**
+   * `using cache = createPageFragCache()`: the same as
+   * {@linkcode PageFragCache.destroy} (drain the current page, refuse later
+   * allocations with `ESTATE`). Fragments already handed out stay valid and
+   * are freed as usual, so disposing never invalidates live data.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   *
+   * const backend = (() => {
+   *   using cache = createPageFragCache();
+   *   cache.free(cache.alloc(100)!);
+   *   return cache.backend;
+   * })();
+   * if (backend.stats().pagesInUse !== 0) throw new Error("disposed cache kept its page");
+   * ```
+   */
+  [Symbol.dispose](): void {
+    this.destroy();
   }
 }

@@ -42,3 +42,11 @@ export {
   type LeakReport,
   type LeakStats,
 } from "./leaks.ts";
+export {
+  type FragmentSnapshot,
+  type FragmentState,
+  type PageSnapshot,
+  type Snapshot,
+  snapshot,
+  TracingBackend,
+} from "./snapshot.ts";

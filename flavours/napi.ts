@@ -46,7 +46,8 @@ function outsidePoll(what: string): PageFragError {
  * Its constructor is `PageFragCache`'s: `new NapiFragCache(backend,
  * alignment, refillPolicy, pfmemallocPolicy)`; the DI root calls it.
  */
-export class NapiFragCache extends PageFragCache {
+export class NapiFragCache<B extends ArrayBufferLike = ArrayBufferLike>
+  extends PageFragCache<B> {
   #depth = 0;
 
   /**
@@ -203,5 +204,26 @@ export class NapiFragCache extends PageFragCache {
   override abort(fragment: Uint8Array | number): void {
     if (this.#depth === 0) throw outsidePoll("abort()");
     super.abort(fragment);
+  }
+
+  /**
+   * `using napi = createNapiCache()`: {@linkcode PageFragCache.destroy}. It
+   * may run outside `poll` (draining is not an allocation), so a `using`
+   * block around the poll loop disposes the cache when the loop ends.
+   *
+   * @example
+   * ```ts
+   * import { createNapiCache } from "@pagefrag/pagefrag";
+   *
+   * const napi = createNapiCache();
+   * {
+   *   using scoped = napi;
+   *   scoped.poll(() => scoped.free(scoped.alloc(64)!));
+   * }
+   * if (!napi.isDestroyed()) throw new Error("not disposed");
+   * ```
+   */
+  override [Symbol.dispose](): void {
+    this.destroy();
   }
 }

@@ -47,7 +47,8 @@ const SPINS = 100;
  * netdev.free(frag);
  * ```
  */
-export class NetdevFragCache extends PageFragCache {
+export class NetdevFragCache<B extends ArrayBufferLike = ArrayBufferLike>
+  extends PageFragCache<B> {
   /** Bytes of shared memory a shared netdev cache's state takes. */
   static readonly stateBytes: number = LOCK_BYTES + CACHE_STATE_BYTES;
 
@@ -71,7 +72,7 @@ export class NetdevFragCache extends PageFragCache {
    * ```
    */
   constructor(
-    backend: MemoryBackend,
+    backend: MemoryBackend<B>,
     alignment: AlignmentPolicy,
     refillPolicy: RefillPolicy,
     pfmemallocPolicy: PfmemallocPolicy,
@@ -319,5 +320,27 @@ export class NetdevFragCache extends PageFragCache {
     } finally {
       this.#exit();
     }
+  }
+
+  /**
+   * `using netdev = createNetdevCache()`: {@linkcode PageFragCache.destroy}
+   * under this cache's lock. On a cache shared between workers
+   * (`sharedState`), that retires the one cache for every worker using it;
+   * outstanding fragments stay valid everywhere.
+   *
+   * @example
+   * ```ts
+   * import { createNetdevCache } from "@pagefrag/pagefrag";
+   *
+   * const netdev = createNetdevCache();
+   * {
+   *   using scoped = netdev;
+   *   scoped.free(scoped.alloc(64)!);
+   * }
+   * if (!netdev.isDestroyed()) throw new Error("not disposed");
+   * ```
+   */
+  override [Symbol.dispose](): void {
+    this.destroy();
   }
 }

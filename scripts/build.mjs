@@ -11,6 +11,13 @@
 // accepts that, other tools do not: microsoft/TypeScript#61037), so the
 // declarations are rewritten here too. The build fails if any emitted file
 // still names a relative ".ts" module.
+//
+// Declarations that name `Symbol.dispose` (the `using` support) get a
+// `/// <reference lib="esnext.disposable" />`: `Symbol.dispose` is not in
+// lib es2024, so a consumer with `lib: ["es2024"]` and no @types/node would
+// otherwise see TS2550 in our .d.ts. The reference adds only the disposable
+// declarations (TypeScript >= 5.2 has them). Only the npm build does this:
+// JSR bans lib references, and Deno's libs have Symbol.dispose anyway.
 import { spawnSync } from "node:child_process";
 import {
   mkdirSync,
@@ -67,8 +74,10 @@ if (tsc.status !== 0) {
 // Rewrite relative ".ts" specifiers in the declarations, then make sure no
 // emitted file names a ".ts" module any more.
 const relTs = /((?:from|import)\s*\(?\s*["'])(\.{1,2}\/[^"']*?)\.ts(["'])/g;
+const disposableRef = '/// <reference lib="esnext.disposable" />\n';
 let files = 0;
 let rewritten = 0;
+let referenced = 0;
 const bad = [];
 (function walk(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -81,10 +90,14 @@ const bad = [];
     files++;
     let text = readFileSync(path, "utf8");
     if (entry.name.endsWith(".d.ts")) {
-      const next = text.replace(relTs, (_m, a, spec, b) => {
+      let next = text.replace(relTs, (_m, a, spec, b) => {
         rewritten++;
         return `${a}${spec}.js${b}`;
       });
+      if (next.includes("[Symbol.dispose]")) {
+        next = disposableRef + next;
+        referenced++;
+      }
       if (next !== text) writeFileSync(path, text = next);
     }
     // Only code lines: the module docs quote ".ts" paths in prose.
@@ -97,7 +110,7 @@ if (bad.length > 0) {
   process.exit(1);
 }
 console.log(
-  `build: dist/ has ${files} files (${rewritten} declaration imports rewritten to .js) in ${
+  `build: dist/ has ${files} files (${rewritten} declaration imports rewritten to .js, ${referenced} with the esnext.disposable lib) in ${
     Date.now() - started
   } ms`,
 );

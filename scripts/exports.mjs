@@ -2,8 +2,17 @@
 // The export list of pagefrag has one source of truth: the "exports" map of
 // deno.json (what JSR publishes). Everything else is derived from it:
 //
-// - package.json "exports" (a `types` and an `import` condition per entry,
-//   pointing at the compiled dist/), "main" and "types",
+// - package.json "exports": per entry a `types` and a `default` condition,
+//   pointing at the compiled ESM in dist/. `default` (not `import`) so that
+//   `require("pagefrag")` loads the same ESM build where require(esm) works
+//   (Node >= 20.19 / 22.12, Bun), and bundlers that ask for neither still
+//   resolve; one build, so `import` and `require` share one module instance.
+//   The one `types` serves both (TypeScript >= 5.8 resolves a require of an
+//   ESM package under module nodenext).
+// - package.json "main" and "types" (for tools that ignore "exports"),
+// - package.json "sideEffects": the compiled files of modules that import a
+//   module only for its effect (`import "reflect-metadata"` in di/mod.ts), so
+//   bundlers may drop every other unused module but keep the polyfill,
 // - the files scripts/build.mjs hands to tsc,
 // - the entry points `deno doc --lint` and the install test look at.
 //
@@ -16,7 +25,13 @@
 // Besides the export map, the check compares name, version, license and
 // description, and that every runtime dependency in package.json is mapped in
 // deno.json "imports" to the same npm range.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -55,15 +70,42 @@ export function derivedPackageFields(deno = readJson("deno.json")) {
   for (const [sub, file] of denoEntries(deno)) {
     exports[sub] = {
       types: distBase(file) + ".d.ts",
-      import: distBase(file) + ".js",
+      default: distBase(file) + ".js",
     };
   }
   exports["./package.json"] = "./package.json";
   return {
     exports,
-    main: exports["."].import,
+    main: exports["."].default,
     types: exports["."].types,
+    sideEffects: sideEffectFiles(deno),
   };
+}
+
+/**
+ * The published source files (deno.json "publish.include", tests excluded)
+ * that import a module for its side effect alone (`import "x";`), as the
+ * dist/ files bundlers see: package.json "sideEffects".
+ */
+export function sideEffectFiles(deno = readJson("deno.json")) {
+  const out = [];
+  const visit = (rel) => {
+    const path = join(root, rel);
+    if (!existsSync(path)) return;
+    if (statSync(path).isDirectory()) {
+      for (const name of readdirSync(path).sort()) {
+        visit(rel.replace(/\/?$/, "/") + name);
+      }
+      return;
+    }
+    if (!rel.endsWith(".ts") || rel.endsWith("_test.ts")) return;
+    const text = readFileSync(path, "utf8");
+    if (/^\s*import\s+["'][^"']+["']\s*;?\s*$/m.test(text)) {
+      out.push("./dist/" + rel.slice(0, -3) + ".js");
+    }
+  };
+  for (const p of deno.publish?.include ?? []) visit(p.replace(/\/$/, ""));
+  return out;
 }
 
 function problems({ dist }) {
@@ -143,7 +185,7 @@ if (
       JSON.stringify(pkg, null, 2) + "\n",
     );
     console.log(
-      "package.json: exports, main and types rewritten from deno.json",
+      "package.json: exports, main, types and sideEffects rewritten from deno.json",
     );
   } else {
     const found = problems({ dist: args.includes("--dist") });
@@ -152,7 +194,7 @@ if (
       for (const p of found) console.error("  - " + p);
       console.error(
         'deno.json "exports" is the source of truth: `node scripts/exports.mjs --write` ' +
-          "rewrites package.json's exports, main and types; fix the rest by hand.",
+          "rewrites package.json's exports, main, types and sideEffects; fix the rest by hand.",
       );
       process.exit(1);
     }

@@ -12,6 +12,9 @@
 # 3. A fresh Bun project does `bun add ./pagefrag-<version>.tgz` (Bun fetches
 #    reflect-metadata, tsyringe and tslib from its cache or the registry)
 #    and Bun runs the same program and suites.
+# 4. On Node and Bun, require.cjs loads the package with require() (the
+#    exports' `default` condition, require(esm)); tsc type-checks the no-DOM
+#    fixture (lib es2024 only) against the installed declarations.
 #
 # The program (scripts/install_test/main.mjs) also checks that every entry
 # point exports exactly what its TypeScript source does, and moves fragments
@@ -34,12 +37,19 @@ if [[ "${PAGEFRAG_KEEP:-}" != 1 ]]; then trap 'rm -rf "$tmp"' EXIT; fi
 echo "install test in $tmp"
 
 # ---------------------------------------------------------------- pack
-npm pack --silent --pack-destination "$tmp" >"$tmp/pack.out" 2>"$tmp/pack.err" || {
-  cat "$tmp/pack.out" "$tmp/pack.err"
-  exit 1
-}
-tgz=$(ls "$tmp"/pagefrag-*.tgz)
-lap "npm pack -> $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB)"
+# PAGEFRAG_TGZ: a tarball packed already (npm test packs once for all steps).
+if [[ -n "${PAGEFRAG_TGZ:-}" ]]; then
+  cp "$PAGEFRAG_TGZ" "$tmp/"
+  tgz=$(ls "$tmp"/pagefrag-*.tgz)
+  lap "using $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB, packed by the caller)"
+else
+  npm pack --silent --pack-destination "$tmp" >"$tmp/pack.out" 2>"$tmp/pack.err" || {
+    cat "$tmp/pack.out" "$tmp/pack.err"
+    exit 1
+  }
+  tgz=$(ls "$tmp"/pagefrag-*.tgz)
+  lap "npm pack -> $(basename "$tgz") ($(du -k "$tgz" | cut -f1) KiB)"
+fi
 # What is in it: dist/ and docs, no sources, tests or scripts.
 listing=$(tar -tzf "$tgz")
 for want in package/package.json package/README.md package/dist/mod.js \
@@ -49,10 +59,12 @@ for want in package/package.json package/README.md package/dist/mod.js \
     exit 1
   }
 done
-if grep -E '^package/(test|bench|examples|scripts|core|backends)/|\.ts$' <<<"$listing" |
-  grep -v '\.d\.ts$' | grep -q .; then
+# (The README's benchmark chart is the one file of bench/ it ships.)
+extra=$(grep -E '^package/(test|bench|examples|scripts|core|backends)/|\.ts$' <<<"$listing" |
+  grep -v -e '\.d\.ts$' -e '^package/bench/results/chart\.svg$' || true)
+if [[ -n "$extra" ]]; then
   echo "the tarball holds files a user does not need:"
-  grep -E '^package/(test|bench|examples|scripts|core|backends)/|\.ts$' <<<"$listing" | grep -v '\.d\.ts$'
+  echo "$extra"
   exit 1
 fi
 
@@ -68,7 +80,10 @@ deno eval --quiet '
 ' >"$tmp/expected_exports.json"
 
 fixture() { # copy the user files into project dir $1
-  cp "$fixtures"/{main.mjs,worker.mjs,contract_test.mjs,consumer.ts,tsconfig.json} "$1/"
+  cp "$fixtures"/{main.mjs,worker.mjs,contract_test.mjs,consumer.ts,tsconfig.json,require.cjs} "$1/"
+  # The no-DOM type test (lib es2024 only, no @types/node), as in test/types/tsc/.
+  mkdir -p "$1/types"
+  cp "$repo"/test/types/tsc/{no_dom.ts,tsconfig.base.json,tsconfig.no_dom.json} "$1/types/"
   cp "$tmp/expected_exports.json" "$1/"
 }
 
@@ -95,6 +110,8 @@ lap "npm install ./$(basename "$tgz") ($how)"
 
 (cd "$proj" && node main.mjs)
 lap "node main.mjs"
+(cd "$proj" && node require.cjs)
+lap "node require.cjs (require(esm) of the same build)"
 (cd "$proj" && node --test --test-reporter=tap contract_test.mjs >"$tmp/node-test.log" 2>&1) || {
   cat "$tmp/node-test.log"
   exit 1
@@ -102,6 +119,8 @@ lap "node main.mjs"
 lap "node --test contract_test.mjs ($(grep -Eo '^# pass [0-9]+' "$tmp/node-test.log" | cut -c3-))"
 node "$repo/node_modules/typescript/bin/tsc" -p "$proj/tsconfig.json"
 lap "tsc --noEmit: consumer.ts type-checks against the installed declarations"
+node "$repo/node_modules/typescript/bin/tsc" -p "$proj/types/tsconfig.no_dom.json"
+lap "tsc --lib es2024 (no DOM, no @types/node): types/no_dom.ts, every entry but testing"
 
 # Deno over the same node_modules (package.json in the project dir makes
 # Deno resolve bare specifiers there).
@@ -126,6 +145,8 @@ cp "$tgz" "$bproj/"
 lap "bun add ./$(basename "$tgz") ($(grep -Eo '[0-9]+ packages? installed' "$tmp/bun.log" || echo done))"
 (cd "$bproj" && bun main.mjs)
 lap "bun main.mjs"
+(cd "$bproj" && bun require.cjs)
+lap "bun require.cjs"
 (cd "$bproj" && bun test ./contract_test.mjs >"$tmp/bun-test.log" 2>&1) || {
   cat "$tmp/bun-test.log"
   exit 1

@@ -339,8 +339,8 @@ function sameSlotTwice(
  * again.
  */
 class RecyclingHeap extends HeapBackend {
-  readonly #views = new Map<string, Uint8Array>();
-  override view(addr: number, size: number): Uint8Array {
+  readonly #views = new Map<string, Uint8Array<ArrayBuffer>>();
+  override view(addr: number, size: number): Uint8Array<ArrayBuffer> {
     const made = super.view(addr, size);
     const key = `${addr}:${size}`;
     const old = this.#views.get(key);

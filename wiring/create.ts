@@ -154,6 +154,64 @@ function build(flavour: Flavour, options: PageFragOptions): PageFragCache {
  * cache.free(frag);
  * ```
  */
+// Overloads (types only): the fragments' buffer type follows the backend,
+// so heap fragments are Uint8Array<ArrayBuffer> (a BufferSource/BlobPart).
+export function createPageFragCache<B extends ArrayBufferLike>(
+  options: PageFragOptions & { backend: MemoryBackend<B> },
+): PageFragCache<B>;
+/**
+ * The `"shared"` backend: fragments are `Uint8Array<SharedArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const frag: Uint8Array<SharedArrayBuffer> = createPageFragCache({ backend: "shared" }).alloc(8)!;
+ * if (!(frag.buffer instanceof SharedArrayBuffer)) throw new Error();
+ * ```
+ */
+export function createPageFragCache(
+  options: PageFragOptions & { backend: "shared" },
+): PageFragCache<SharedArrayBuffer>;
+/**
+ * The heap backend (the default): fragments are `Uint8Array<ArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const frag: Uint8Array<ArrayBuffer> = createPageFragCache().alloc(8)!;
+ * new Blob([frag]); // a BlobPart, as any ArrayBuffer-backed view
+ * ```
+ */
+export function createPageFragCache(
+  options?: PageFragOptions & { backend?: "heap" },
+): PageFragCache<ArrayBuffer>;
+/**
+ * Any options: fragments over `ArrayBufferLike` (e.g. `"wasm"`, or a
+ * `backend` whose type is not known statically).
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache, type PageFragOptions } from "@pagefrag/pagefrag";
+ *
+ * const options: PageFragOptions = { backend: "wasm" };
+ * const frag: Uint8Array | null = createPageFragCache(options).alloc(8);
+ * if (frag === null) throw new Error();
+ * ```
+ */
+export function createPageFragCache(options?: PageFragOptions): PageFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ *
+ * const cache = createPageFragCache({ maxBytes: 1 << 20 });
+ * cache.free(cache.alloc(64)!);
+ * ```
+ */
 export function createPageFragCache(
   options: PageFragOptions = {},
 ): PageFragCache {
@@ -173,6 +231,64 @@ export function createPageFragCache(
  * netdev.free(netdev.alloc(1500)!);
  * ```
  */
+// Overloads (types only): the fragments' buffer type follows the backend,
+// so heap fragments are Uint8Array<ArrayBuffer> (a BufferSource/BlobPart).
+export function createNetdevCache<B extends ArrayBufferLike>(
+  options: PageFragOptions & { backend: MemoryBackend<B> },
+): NetdevFragCache<B>;
+/**
+ * The `"shared"` backend: fragments are `Uint8Array<SharedArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const frag: Uint8Array<SharedArrayBuffer> = createNetdevCache({ backend: "shared" }).alloc(8)!;
+ * if (!(frag.buffer instanceof SharedArrayBuffer)) throw new Error();
+ * ```
+ */
+export function createNetdevCache(
+  options: PageFragOptions & { backend: "shared" },
+): NetdevFragCache<SharedArrayBuffer>;
+/**
+ * The heap backend (the default): fragments are `Uint8Array<ArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const frag: Uint8Array<ArrayBuffer> = createNetdevCache().alloc(8)!;
+ * new Blob([frag]); // a BlobPart, as any ArrayBuffer-backed view
+ * ```
+ */
+export function createNetdevCache(
+  options?: PageFragOptions & { backend?: "heap" },
+): NetdevFragCache<ArrayBuffer>;
+/**
+ * Any options: fragments over `ArrayBufferLike` (e.g. `"wasm"`, or a
+ * `backend` whose type is not known statically).
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache, type PageFragOptions } from "@pagefrag/pagefrag";
+ *
+ * const options: PageFragOptions = { backend: "wasm" };
+ * const frag: Uint8Array | null = createNetdevCache(options).alloc(8);
+ * if (frag === null) throw new Error();
+ * ```
+ */
+export function createNetdevCache(options?: PageFragOptions): NetdevFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createNetdevCache } from "@pagefrag/pagefrag";
+ *
+ * const netdev = createNetdevCache({ maxBytes: 1 << 20 });
+ * netdev.free(netdev.alloc(64)!);
+ * ```
+ */
 export function createNetdevCache(
   options: PageFragOptions = {},
 ): NetdevFragCache {
@@ -190,6 +306,67 @@ export function createNetdevCache(
  *
  * const napi = createNapiCache();
  * napi.poll(() => napi.free(napi.alloc(1500)!));
+ * ```
+ */
+// Overloads (types only): the fragments' buffer type follows the backend,
+// so heap fragments are Uint8Array<ArrayBuffer> (a BufferSource/BlobPart).
+export function createNapiCache<B extends ArrayBufferLike>(
+  options: PageFragOptions & { backend: MemoryBackend<B> },
+): NapiFragCache<B>;
+/**
+ * The `"shared"` backend: fragments are `Uint8Array<SharedArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache({ backend: "shared" });
+ * const frag: Uint8Array<SharedArrayBuffer> = napi.poll(() => napi.alloc(8))!;
+ * if (!(frag.buffer instanceof SharedArrayBuffer)) throw new Error();
+ * ```
+ */
+export function createNapiCache(
+  options: PageFragOptions & { backend: "shared" },
+): NapiFragCache<SharedArrayBuffer>;
+/**
+ * The heap backend (the default): fragments are `Uint8Array<ArrayBuffer>`.
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache();
+ * const frag: Uint8Array<ArrayBuffer> = napi.poll(() => napi.alloc(8))!;
+ * new Blob([frag]); // a BlobPart, as any ArrayBuffer-backed view
+ * ```
+ */
+export function createNapiCache(
+  options?: PageFragOptions & { backend?: "heap" },
+): NapiFragCache<ArrayBuffer>;
+/**
+ * Any options: fragments over `ArrayBufferLike` (e.g. `"wasm"`, or a
+ * `backend` whose type is not known statically).
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache, type PageFragOptions } from "@pagefrag/pagefrag";
+ *
+ * const options: PageFragOptions = { backend: "wasm" };
+ * const napi = createNapiCache(options);
+ * const frag: Uint8Array | null = napi.poll(() => napi.alloc(8));
+ * if (frag === null) throw new Error();
+ * ```
+ */
+export function createNapiCache(options?: PageFragOptions): NapiFragCache;
+/**
+ * The implementation behind the overloads above (one signature for all).
+ *
+ * @example
+ * ```ts
+ * import { createNapiCache } from "@pagefrag/pagefrag";
+ *
+ * const napi = createNapiCache({ maxBytes: 1 << 20 });
+ * napi.poll(() => napi.free(napi.alloc(64)!));
  * ```
  */
 export function createNapiCache(options: PageFragOptions = {}): NapiFragCache {
