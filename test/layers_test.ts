@@ -118,7 +118,9 @@ describe("layers", () => {
 
   it("no library source file over 800 lines", () => {
     const long = files
-      .map((f) => [f, readFileSync(join(root, f), "utf8").split("\n").length])
+      .map((
+        f,
+      ) => [f, readFileSync(join(root, f), "utf8").split("\n").length - 1])
       .filter(([, n]) => (n as number) > 800);
     assert.deepEqual(long, [], "files over 800 lines");
   });
