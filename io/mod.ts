@@ -6,9 +6,14 @@
  */
 
 // The worker ring and waiting for memory (io/ring.ts, io/wait.ts).
+export { FragRing, type FragRingDescriptor, RingBackoff } from "./ring.ts";
+export type { WaitOptions } from "./sleep.ts";
 export {
-  FragRing,
-  type FragRingDescriptor,
-  RingBackoff,
-  type RingWaitOptions,
-} from "./ring.ts";
+  allocAsync,
+  allocHandleAsync,
+  POLL_MAX_MS,
+  prepareAsync,
+  WAIT_SLICE_MS,
+  type WaitableCache,
+  type WaitForMemoryOptions,
+} from "./wait.ts";

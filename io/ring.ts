@@ -23,6 +23,14 @@
  */
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
+import {
+  aborted,
+  checkTimeout,
+  sleepOn,
+  startWait,
+  timedOut,
+  type WaitOptions,
+} from "./sleep.ts";
 
 // Int32 indices of the control words, 16 words (64 bytes) apart.
 const HEAD = 0;
@@ -35,6 +43,8 @@ const HEADER_WORDS = 80;
 
 /** Longest single sleep, in ms; the condition is re-checked after each. */
 const SLEEP_SLICE_MS = 50;
+/** Longest poll interval where `Atomics.waitAsync` is missing, in ms. */
+const POLL_MAX_MS = 50;
 /** Spin budget bounds of a blocking wait, in ms (see {@linkcode RingBackoff}). */
 const SPIN_MAX_MS = 0.1;
 const SPIN_MIN_MS = 0.002;
@@ -64,25 +74,6 @@ export interface FragRingDescriptor {
   buffer: SharedArrayBuffer;
   /** Slots in the ring: a power of two. */
   capacity: number;
-}
-
-/**
- * Options of the async and timed waits of {@linkcode FragRing}.
- *
- * @example
- * ```ts
- * import { FragRing, type RingWaitOptions } from "@pagefrag/pagefrag/io";
- * import assert from "node:assert/strict";
- *
- * const opts: RingWaitOptions = { timeout: 1 };
- * await assert.rejects(new FragRing(2).popAsync(opts), { code: "ETIMEDOUT" }, "nothing was pushed");
- * ```
- */
-export interface RingWaitOptions {
-  /** Give up with `EABORTED` when this signal aborts. */
-  signal?: AbortSignal;
-  /** Give up with `ETIMEDOUT` after this many ms (default: wait as long as it takes). */
-  timeout?: number;
 }
 
 /**
@@ -525,7 +516,7 @@ export class FragRing {
   async pushAsync(
     addr: number,
     length: number,
-    opts?: RingWaitOptions,
+    opts?: WaitOptions,
   ): Promise<void> {
     const deadline = startWait(opts);
     while (!this.tryPush(addr, length)) {
@@ -654,7 +645,7 @@ export class FragRing {
    * assert.equal(await ring.popAsync(), 0, "closed and empty");
    * ```
    */
-  async popAsync(opts?: RingWaitOptions): Promise<number> {
+  async popAsync(opts?: WaitOptions): Promise<number> {
     const deadline = startWait(opts);
     for (;;) {
       const addr = this.tryPop();
@@ -728,12 +719,12 @@ export class FragRing {
     index: number,
     flag: number,
     deadline: number,
-    opts: RingWaitOptions | undefined,
+    opts: WaitOptions | undefined,
     producer: boolean,
   ): Promise<void> {
     const i32 = this.#i32;
     const signal = opts?.signal;
-    for (let poll = 1;; poll = Math.min(poll * 2, SLEEP_SLICE_MS)) {
+    for (let poll = 1;; poll = Math.min(poll * 2, POLL_MAX_MS)) {
       if (signal?.aborted) throw aborted(signal);
       if (Atomics.load(i32, CLOSED) !== 0) {
         if (producer) throw closedRing("pushAsync");
@@ -763,95 +754,6 @@ export class FragRing {
 }
 
 // ---------------------------------------------------------------- helpers
-
-const hasWaitAsync = typeof (Atomics as { waitAsync?: unknown }).waitAsync ===
-  "function";
-
-/**
- * Sleep until `i32[index]` is no longer `value`, `ms` passed or `signal`
- * aborted (then resolve: the caller re-checks). With `Atomics.waitAsync`
- * the whole slice is one futex wait; without it, one timer of `pollMs`.
- */
-function sleepOn(
-  i32: Int32Array,
-  index: number,
-  value: number,
-  ms: number,
-  pollMs: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", finish);
-      resolve();
-    };
-    signal?.addEventListener("abort", finish);
-    if (!hasWaitAsync) {
-      timer = setTimeout(finish, pollMs);
-      return;
-    }
-    // The timer bounds the slice and keeps the event loop alive.
-    timer = setTimeout(finish, ms + 5);
-    const r = Atomics.waitAsync(i32, index, value, ms);
-    if (r.async) void r.value.then(finish);
-    else finish();
-  });
-}
-
-/** A deadline from the options (validated), after checking the signal. */
-function startWait(opts: RingWaitOptions | undefined): number {
-  if (opts === undefined) return Infinity;
-  if (opts === null || typeof opts !== "object") {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `wait options must be an object, got ${show(opts)}`,
-    );
-  }
-  const signal = opts.signal;
-  if (
-    signal !== undefined &&
-    (signal === null || typeof signal.aborted !== "boolean" ||
-      typeof signal.addEventListener !== "function")
-  ) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `signal must be an AbortSignal, got ${show(signal)}`,
-    );
-  }
-  if (signal?.aborted) throw aborted(signal);
-  return opts.timeout === undefined
-    ? Infinity
-    : performance.now() + checkTimeout(opts.timeout);
-}
-
-function checkTimeout(ms: unknown): number {
-  if (typeof ms !== "number" || !(ms >= 0)) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `timeout must be a number of ms >= 0, got ${show(ms)}`,
-    );
-  }
-  return ms;
-}
-
-function aborted(signal: AbortSignal): PageFragError {
-  const reason = signal.reason;
-  return new PageFragError(
-    "EABORTED",
-    `the wait was aborted${
-      reason instanceof Error ? `: ${reason.message}` : ""
-    }`,
-  );
-}
-
-function timedOut(ms: number | undefined): PageFragError {
-  return new PageFragError("ETIMEDOUT", `nothing happened within ${ms} ms`);
-}
 
 function closedRing(what: string): PageFragError {
   return new PageFragError("ESTATE", `${what}(): the ring was closed`);
