@@ -74,3 +74,16 @@ export {
   bunSocketHandlers,
   type BunSocketLike,
 } from "./receive_bun.ts";
+
+// The worker ring and waiting for memory (io/ring.ts, io/wait.ts).
+export { FragRing, type FragRingDescriptor, RingBackoff } from "./ring.ts";
+export type { WaitOptions } from "./sleep.ts";
+export {
+  allocAsync,
+  allocHandleAsync,
+  POLL_MAX_MS,
+  prepareAsync,
+  WAIT_SLICE_MS,
+  type WaitableCache,
+  type WaitForMemoryOptions,
+} from "./wait.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FrameReceiver } from "./receive.ts";
+import type { FrameReceiver } from "./receive.ts";
 import { noRoom, type PumpOptions } from "./receive_reader.ts";
 
 /** The part of a Bun socket the handlers use. */

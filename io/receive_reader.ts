@@ -12,7 +12,6 @@ import { PageFragError } from "../core/errors.ts";
 import type { Framing } from "./frames.ts";
 import {
   type Frame,
-  type FrameHandler,
   FrameReceiver,
   type FrameReceiverOptions,
 } from "./receive.ts";
