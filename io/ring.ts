@@ -405,13 +405,11 @@ export class FragRing {
     if ((addr >>> 0) !== addr || addr === 0 || (length >>> 0) !== length) {
       throw badPair(addr, length);
     }
+    if (Atomics.load(this.#i32, CLOSED) !== 0) throw closedRing("tryPush");
     const head = this.#head;
     if (((head - this.#tailSeen) | 0) === this.capacity) {
       this.#tailSeen = Atomics.load(this.#i32, TAIL);
-      if (((head - this.#tailSeen) | 0) === this.capacity) {
-        if (Atomics.load(this.#i32, CLOSED) !== 0) throw closedRing("tryPush");
-        return false;
-      }
+      if (((head - this.#tailSeen) | 0) === this.capacity) return false;
     }
     const i = (head & this.#mask) << 1;
     this.#slots[i] = addr;
