@@ -13,6 +13,8 @@
  *   bytes and strings into prepared space and finishes into fragments.
  * - Writing fragments to a socket and freeing each only once the write
  *   completed: {@linkcode writeFrags}.
+ * - Waiting for memory ({@linkcode allocAsync}, {@linkcode prepareAsync})
+ *   and the worker ring ({@linkcode FragRing}).
  *
  * Never transfer a fragment's buffer (`postMessage(f, [f.buffer])`, a BYOB
  * read): it detaches the whole page. Free a fragment only after its write
@@ -74,6 +76,7 @@ export {
   bunSocketHandlers,
   type BunSocketLike,
 } from "./receive_bun.ts";
+export { FragList, FragWriter, type FragWriterOptions } from "./writer.ts";
 
 // The worker ring and waiting for memory (io/ring.ts, io/wait.ts).
 export { FragRing, type FragRingDescriptor, RingBackoff } from "./ring.ts";
