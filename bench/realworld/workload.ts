@@ -32,6 +32,14 @@ export interface WorkloadResult {
   ok: boolean;
   /** Why `ok` is false, or anything worth printing. */
   note?: string;
+  /**
+   * Optional: the timed region, when the run has setup that must not count
+   * (starting workers, connecting sockets). Measure it with
+   * `performance.now()` and `process.cpuUsage()` (process-wide: worker
+   * threads included) around the part that moves the messages; without it
+   * the child times the whole `run` call.
+   */
+  timing?: { wallMs: number; cpuUs: number };
 }
 
 /** One way to do a workload's job. */
