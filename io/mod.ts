@@ -12,7 +12,8 @@
  * - An encoder cursor: {@linkcode FragWriter} writes integers, floats,
  *   bytes and strings into prepared space and finishes into fragments.
  * - Writing fragments to a socket and freeing each only once the write
- *   completed: {@linkcode writeFrags}.
+ *   completed: {@linkcode NodeFragSender}, {@linkcode writeFragsDeno},
+ *   {@linkcode BunFragSender}.
  * - Waiting for memory ({@linkcode allocAsync}, {@linkcode prepareAsync})
  *   and the worker ring ({@linkcode FragRing}).
  *
@@ -77,6 +78,15 @@ export {
   type BunSocketLike,
 } from "./receive_bun.ts";
 export { FragList, FragWriter, type FragWriterOptions } from "./writer.ts";
+export {
+  BunFragSender,
+  type BunWritable,
+  type DenoWriter,
+  NodeFragSender,
+  type NodeWritable,
+  writeFragDeno,
+  writeFragsDeno,
+} from "./socket_write.ts";
 
 // The worker ring and waiting for memory (io/ring.ts, io/wait.ts).
 export { FragRing, type FragRingDescriptor, RingBackoff } from "./ring.ts";

@@ -503,11 +503,12 @@ export class FrameReceiver {
         this.#filled,
       );
       if (total === 0) {
-        if (framing.need > this.#maxTotal) {
+        const need = framing.need;
+        if (need > this.#maxTotal) {
           this.#drop();
           throw new PageFragError(
             "EINVAL_SIZE",
-            `a frame of ${framing.need} bytes cannot fit a page of ${this.#maxTotal} bytes`,
+            `a frame of ${need} bytes cannot fit a page of ${this.#maxTotal} bytes`,
           );
         }
         return;

@@ -20,9 +20,11 @@ import { noRoom, type PumpOptions } from "./receive_reader.ts";
 /** The part of a Node `Readable` (or `net.Socket`) the adapters use. */
 export interface NodeReadable {
   /** Node's EventEmitter `on`. */
-  on(event: string, listener: (...args: never[]) => void): unknown;
+  // deno-lint-ignore no-explicit-any
+  on(event: string, listener: (...args: any[]) => void): unknown;
   /** Node's EventEmitter `off`. */
-  off(event: string, listener: (...args: never[]) => void): unknown;
+  // deno-lint-ignore no-explicit-any
+  off(event: string, listener: (...args: any[]) => void): unknown;
   /** Stop `'data'` (and `onread`) until `resume`. */
   pause(): unknown;
   /** Start again. */

@@ -357,8 +357,12 @@ export class FragWriter {
     }
     const backend = this.cache.backend;
     const page = backend.pageOf(p.addr);
-    if (page !== this.#pageBase || this.#page.length === 0) {
-      this.#page = backend.view(page, backend.pageBytes(page));
+    // A new view even for the same base address: a page that went back
+    // and came again may be a different buffer (the heap backend reuses
+    // its slots).
+    const view = backend.view(page, backend.pageBytes(page));
+    if (view.buffer !== this.#page.buffer || page !== this.#pageBase) {
+      this.#page = view;
       this.#dv = new DataView(
         this.#page.buffer,
         this.#page.byteOffset,

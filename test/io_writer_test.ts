@@ -197,6 +197,32 @@ test("out of memory mid-record is sticky: finish returns null, nothing leaks", (
   w.fragments.free();
 });
 
+test("after out of memory, the next page (maybe the same address, a new buffer) gets the bytes", () => {
+  // Regression: the heap backend hands a released slot out again with a
+  // fresh ArrayBuffer; a writer that kept its old view wrote into the void.
+  const cache = createPageFragCache({ maxBytes: 1 << 16 });
+  const w = new FragWriter(cache);
+  const held: number[] = [];
+  let ooms = 0;
+  for (let i = 0; i < 300; i++) {
+    const m = w.reserve(4);
+    w.u32(i).bytes(new Uint8Array(500).fill(i & 255)).fillLength(m);
+    if (w.finish() === null) {
+      ooms++;
+      for (const a of held.splice(0)) cache.free(a);
+      i--;
+      continue;
+    }
+    const b = w.fragments.toBytes();
+    const dv = new DataView(b.buffer);
+    assert.equal(dv.getUint32(0), 504, `record ${i}: its length prefix`);
+    assert.equal(dv.getUint32(4), i, `record ${i}: its first field`);
+    for (let k = 0; k < w.fragments.count; k++) held.push(w.fragments.addrs[k]);
+  }
+  assert.ok(ooms > 0, "the budget ran out and was freed again");
+  for (const a of held) cache.free(a);
+});
+
 test("allocating from the writer's cache mid-record is ESTATE", () => {
   const cache = createPageFragCache();
   const w = new FragWriter(cache);
