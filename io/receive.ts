@@ -22,6 +22,18 @@ import type { Framing } from "./frames.ts";
 const ALIGN1 = { align: 1 };
 
 /**
+ * The options to pass so prepare/probe start exactly at the cache's next
+ * byte: none when the cache's alignment is already 1 (the cheapest call),
+ * else `{ align: 1 }`.
+ */
+function contiguous(
+  cache: PageFragCache,
+): { align: number } | undefined {
+  const a = cache.alignment;
+  return a.align === 1 && typeof a.alignFor !== "function" ? undefined : ALIGN1;
+}
+
+/**
  * One received frame: a fragment of the cache, header and trailer included.
  * Free it with `frame.free()` (or `cache.free(frame.addr)`) when done.
  *
@@ -221,6 +233,7 @@ export class FrameReceiver {
   readonly #frame: Frame;
   readonly #maxTotal: number;
   readonly #minRead: number;
+  readonly #align: { align: number } | undefined;
 
   /** View over the current page, and that page's base address. */
   #page: Uint8Array = EMPTY;
@@ -286,6 +299,7 @@ export class FrameReceiver {
     this.#frame = new Frame(cache);
     this.#maxTotal = Math.min(framing.maxTotal, maxFrag);
     this.#minRead = Math.min(minRead, maxFrag);
+    this.#align = contiguous(cache);
   }
 
   /** Bytes read that are not yet a frame (a partial frame). */
@@ -473,7 +487,7 @@ export class FrameReceiver {
       this.#held = filled;
       this.#filled = 0;
     }
-    const p = cache.prepare(Math.max(want, this.#held, 1), ALIGN1);
+    const p = cache.prepare(Math.max(want, this.#held, 1), this.#align);
     if (p === null) {
       this.#room = 0;
       return false;
@@ -519,7 +533,7 @@ export class FrameReceiver {
 
   #commitFrame(total: number): void {
     const cache = this.cache;
-    const q = cache.probe(this.#filled, ALIGN1);
+    const q = cache.probe(this.#filled, this.#align);
     if (q === null || q.addr !== this.#base) {
       this.#drop();
       this.#room = 0;

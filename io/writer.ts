@@ -16,6 +16,14 @@ import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
 
 const ALIGN1 = { align: 1 };
+
+/** As in receive.ts: no options when the cache's alignment is already 1. */
+function contiguous(
+  cache: PageFragCache,
+): { align: number } | undefined {
+  const a = cache.alignment;
+  return a.align === 1 && typeof a.alignFor !== "function" ? undefined : ALIGN1;
+}
 const EMPTY = new Uint8Array(0);
 const EMPTY_DV = new DataView(new ArrayBuffer(0));
 const encoder = new TextEncoder();
@@ -226,6 +234,7 @@ export class FragWriter {
   /** Bytes of the last record finished. */
   lastBytes = 0;
   readonly #minChunk: number;
+  readonly #align: { align: number } | undefined;
 
   /** The current page: a view over all of it, a DataView, its base address. */
   #page: Uint8Array = EMPTY;
@@ -279,6 +288,7 @@ export class FragWriter {
     }
     this.cache = cache;
     this.#minChunk = minChunk;
+    this.#align = contiguous(cache);
     this.fragments = new FragList(cache);
     this.#list = this.fragments;
   }
@@ -329,7 +339,7 @@ export class FragWriter {
     const written = this.#pos - this.#start;
     const p = this.#end === 0
       ? null
-      : this.cache.probe(Math.max(1, written), ALIGN1);
+      : this.cache.probe(Math.max(1, written), this.#align);
     if (p !== null && p.addr === this.#pageBase + this.#start) return;
     if (written > 0) {
       this.#open = false;
@@ -349,7 +359,7 @@ export class FragWriter {
     if (!this.#open) this.#openRecord();
     if (this.#end - this.#pos >= n) return true;
     if (this.#pos > this.#start) this.#commitPiece();
-    const p = this.cache.prepare(Math.max(n, this.#minChunk), ALIGN1);
+    const p = this.cache.prepare(Math.max(n, this.#minChunk), this.#align);
     if (p === null) {
       this.#failed = true;
       this.#end = this.#pos = this.#start;
@@ -383,7 +393,7 @@ export class FragWriter {
     const last = list.count - 1;
     // The probe re-arms the prepared address (a commit clears it) and
     // proves nobody took these bytes since.
-    const q = this.cache.probe(size, ALIGN1);
+    const q = this.cache.probe(size, this.#align);
     if (q === null || q.addr !== addr) {
       throw new PageFragError(
         "ESTATE",
