@@ -20,7 +20,6 @@
  * @module
  */
 import { parentPort, workerData } from "node:worker_threads";
-import type { MessagePort } from "node:worker_threads";
 import { createPageFragCache } from "../../mod.ts";
 import {
   SharedBackend,
@@ -221,7 +220,8 @@ function receiverByteRing(d: PipelineInit, ctl: Int32Array): void {
 
 function receiverPost(d: PipelineInit, ctl: Int32Array, port: MessagePort) {
   let i = 0, bad = 0;
-  port.on("message", (m: Uint8Array | ArrayBuffer) => {
+  port.onmessage = (e: MessageEvent<Uint8Array | ArrayBuffer>) => {
+    const m = e.data;
     const u8 = m instanceof Uint8Array ? m : new Uint8Array(m);
     if (u8.length !== sizeOf(i) || !checkMessage(u8, 0, i, u8.length)) bad++;
     i++;
@@ -231,7 +231,7 @@ function receiverPost(d: PipelineInit, ctl: Int32Array, port: MessagePort) {
       port.close();
       finish(ctl, bad);
     }
-  });
+  };
   // Ready only once the listener is on (ready() blocks this thread until go).
   ready(ctl);
 }

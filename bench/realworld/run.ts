@@ -20,7 +20,9 @@
  *
  * Flags: `--quick` (small counts, one child per runtime and workload, one
  * rep, correctness only, nothing written; exit code 1 if a check failed),
- * `--runtimes=node,deno,bun`, `--workloads=pipeline,...`, `--reps=3`.
+ * `--runtimes=node,deno,bun`, `--workloads=pipeline,...`, `--reps=3`,
+ * `--count=<n>` (messages per run, for every workload), `--no-write`
+ * (print only).
  *
  * @module
  */
@@ -185,7 +187,15 @@ async function versions(): Promise<Record<Runtime, string>> {
       });
       let s = "";
       c.stdout.setEncoding("utf8").on("data", (d: string) => (s += d));
-      c.on("close", () => resolve(s.split("\n")[0].trim()));
+      // "deno 2.9.5 (stable, ...)" -> "2.9.5"; "v20.20.2" -> "20.20.2".
+      c.on("close", () =>
+        resolve(
+          s.split("\n")[0].trim().replace(/^(deno|bun)\s+/i, "").replace(
+            /^v/,
+            "",
+          )
+            .replace(/\s*\(.*\)$/, ""),
+        ));
       c.on("error", () => resolve("not found"));
     });
   }
@@ -329,8 +339,12 @@ export function section(
   out.push("");
   out.push(
     "Three programs a user would write, each run in a process of its own on every runtime " +
-      `(\`npm run bench:realworld\`, ${meta.reps} reps, order rotated each rep; medians shown). ` +
-      "CPU time is the process's (worker threads included) divided by the messages; GCs are " +
+      `(\`npm run bench:realworld\`, ${meta.reps} rep${
+        meta.reps === 1 ? "" : "s"
+      }, order rotated each rep; medians shown). ` +
+      "Messages/s and CPU time are of the region a workload times (the pipeline's: from both " +
+      "workers ready to the last message checked, so worker start-up is left out; otherwise the " +
+      "whole run); CPU time is the process's (worker threads included) divided by the messages; GCs are " +
       "collections in the runtime's GC log (Node `--trace-gc`, Deno `--v8-flags=--trace-gc`, " +
       "Bun `BUN_JSC_logGC=1`) over the whole process; RSS is the process's peak.",
   );
@@ -363,7 +377,9 @@ export function section(
           NAMES[rt],
           m.baseline ? m.mode : `**${m.mode}**`,
           si(m.perSec),
-          mine === undefined ? "" : `${(mine.perSec / m.perSec).toFixed(2)}x`,
+          mine === undefined || m === mine
+            ? ""
+            : `${(mine.perSec / m.perSec).toFixed(2)}x`,
           Math.round(m.cpuNsPer).toLocaleString("en-US"),
           String(m.gcs),
           m.rssMB.toFixed(0),
@@ -427,6 +443,8 @@ async function main(): Promise<void> {
   const runtimes = (flag("runtimes")?.split(",") ?? RUNTIMES) as Runtime[];
   const only = flag("workloads")?.split(",");
   const reps = quick ? 1 : Number(flag("reps") ?? 3);
+  const count = flag("count") === undefined ? undefined : Number(flag("count"));
+  const write = !process.argv.includes("--no-write");
   const workloads: { file: string; w: Workload }[] = [];
   for (const file of MODULES) {
     if (!existsSync(fileURLToPath(new URL(file, here)))) {
@@ -513,7 +531,7 @@ async function main(): Promise<void> {
           j.rt,
           j.file,
           [j.mode],
-          j.w.count,
+          count ?? j.w.count,
           false,
           300_000,
         );
@@ -523,7 +541,7 @@ async function main(): Promise<void> {
   }
   const seconds = Math.round((performance.now() - started) / 1000);
   console.log(`${rows.length} runs, ${failures} failed, ${seconds} s`);
-  if (!quick && rows.length > 0) {
+  if (!quick && write && rows.length > 0) {
     const results = fileURLToPath(
       new URL("bench/results/realworld.json", root),
     );
