@@ -90,6 +90,7 @@ export {
 
 // The worker ring and waiting for memory (io/ring.ts, io/wait.ts).
 export { FragRing, type FragRingDescriptor, RingBackoff } from "./ring.ts";
+export { MpscFragRing, type MpscFragRingDescriptor } from "./mpsc_ring.ts";
 export type { WaitOptions } from "./sleep.ts";
 export {
   allocAsync,

@@ -4,12 +4,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SharedBackend } from "../backends/shared.ts";
 import { FragRing } from "../io/ring.ts";
+import { MpscFragRing } from "../io/mpsc_ring.ts";
 import { runWorkers } from "./worker_util.ts";
 import type {
   IoRingData,
   IoRingResult,
   PopMode,
 } from "./workers/io_ring_worker.ts";
+import type { IoMpscData, IoMpscResult } from "./workers/io_mpsc_worker.ts";
 
 const code = (c: string) => ({ code: c });
 
@@ -222,5 +224,74 @@ for (
 ) {
   test(`two workers: ${mode}, producer batch ${batch}`, async () => {
     await crossWorker(mode, batch, 10_000);
+  });
+}
+
+// ------------------------------------------------------- MpscFragRing
+
+test("MpscFragRing alone: FIFO, full, close, bad input", async () => {
+  assert.throws(() => new MpscFragRing(3), code("EINVAL_OPTION"));
+  const ring = new MpscFragRing(4);
+  for (let lap = 0; lap < 50; lap++) {
+    for (let k = 0; k < 4; k++) assert.ok(ring.tryPush(4096 + k, lap), "room");
+    assert.equal(ring.tryPush(4096, 0), false, "full");
+    for (let k = 0; k < 4; k++) {
+      assert.equal(ring.tryPop(), 4096 + k, "in order");
+      assert.equal(ring.length, lap);
+    }
+    assert.equal(ring.tryPop(), 0, "empty");
+  }
+  assert.throws(() => ring.tryPush(0, 1), code("EINVAL_OPTION"));
+  assert.equal(ring.pop(20), 0, "timed out");
+  await assert.rejects(ring.popAsync({ timeout: 10 }), code("ETIMEDOUT"));
+  const p = ring.popAsync({ timeout: 5000 });
+  setTimeout(() => ring.tryPush(8192, 7), 5);
+  assert.equal(await p, 8192, "woken by a push");
+  ring.tryPush(4096, 1);
+  ring.close();
+  assert.throws(() => ring.tryPush(4096, 1), code("ESTATE"));
+  assert.equal(await ring.popAsync(), 4096, "the rest still arrives");
+  assert.equal(await ring.popAsync(), 0, "then the end");
+  assert.throws(
+    () => MpscFragRing.attach(new FragRing(4).share() as never),
+    code("EINVAL_OPTION"),
+    "an SPSC descriptor is not an MPSC one",
+  );
+});
+
+for (
+  const [producers, capacity, asyncPop] of [[3, 8, false], [3, 64, true], [
+    4,
+    2,
+    false,
+  ]] as const
+) {
+  test(`MpscFragRing stress: ${producers} producer workers, ${capacity} slots, ${asyncPop ? "async" : "blocking"} consumer`, async () => {
+    const backend = new SharedBackend({ maxBytes: 64 << 20 });
+    const ring = new MpscFragRing(capacity);
+    const count = 4000;
+    const base = {
+      producers,
+      count,
+      ring: ring.share(),
+      backend: backend.share(),
+      ctl: new SharedArrayBuffer(128),
+      asyncPop,
+    };
+    const data: IoMpscData[] = [
+      { ...base, role: "consumer", id: -1 },
+      ...Array.from(
+        { length: producers },
+        (_, id) => ({ ...base, role: "producer" as const, id }),
+      ),
+    ];
+    const [cons] = await runWorkers<IoMpscResult>(
+      new URL("./workers/io_mpsc_worker.ts", import.meta.url),
+      data,
+      90_000,
+    );
+    assert.equal(cons.bad, 0, cons.firstBad);
+    assert.equal(cons.handled, producers * count, "every fragment, once");
+    assert.equal(backend.stats().bytesInUse, 0, "all freed");
   });
 }
