@@ -27,6 +27,16 @@ function contiguous(
 const EMPTY = new Uint8Array(0);
 const EMPTY_DV = new DataView(new ArrayBuffer(0));
 const encoder = new TextEncoder();
+
+/** Node's `Buffer` (on every runtime): a native range copy. */
+interface BufferLike extends Uint8Array {
+  copy(
+    target: Uint8Array,
+    targetStart: number,
+    start: number,
+    end: number,
+  ): number;
+}
 /** Strings up to this many UTF-16 units are encoded by hand (no result object). */
 const HAND_STRING = 128;
 
@@ -57,7 +67,7 @@ const HAND_STRING = 128;
 export class FragList {
   /** The cache the fragments belong to. */
   readonly cache: PageFragCache;
-  /** Fragment addresses (the first `count` are valid). */
+  /** Fragment addresses (the first `count` are valid; the rest are stale). */
   readonly addrs: number[] = [];
   /** Fragment sizes. */
   readonly sizes: number[] = [];
@@ -175,9 +185,8 @@ export class FragList {
    * ```
    */
   clear(): void {
+    // Keep the arrays' capacity: a writer clears its list once per record.
     this.count = 0;
-    this.addrs.length = 0;
-    this.sizes.length = 0;
   }
 }
 
@@ -620,7 +629,8 @@ export class FragWriter {
   }
 
   /**
-   * Copy `src` in (split across pages if it must be).
+   * Copy `src` (or its bytes `start .. end`, without making a view of
+   * them) in, split across pages if it must be.
    *
    * @example
    * ```ts
@@ -635,22 +645,42 @@ export class FragWriter {
    * list.free();
    * ```
    */
-  bytes(src: Uint8Array): this {
-    const len = src.length;
+  bytes(src: Uint8Array, start = 0, end: number = src.length): this {
+    if (!(start >= 0 && start <= end && end <= src.length)) {
+      throw new PageFragError(
+        "EINVAL_SIZE",
+        `bytes(): range ${show(start)}..${
+          show(end)
+        } is not inside ${src.length} bytes`,
+      );
+    }
+    const len = end - start;
     if (this.#end - this.#pos >= len) {
-      this.#page.set(src, this.#pos);
+      // Copy by hand when short: set() of a subarray would make a view.
+      if (start === 0 && end === src.length) this.#page.set(src, this.#pos);
+      else if (len <= 32) {
+        const b = this.#page;
+        let p = this.#pos;
+        for (let i = start; i < end; i++) b[p++] = src[i];
+      } else if (typeof (src as BufferLike).copy === "function") {
+        // A Buffer copies a range natively, without making a view (fastest
+        // on Bun; a Buffer's own subarray would make a slow FastBuffer).
+        (src as BufferLike).copy(this.#page, this.#pos, start, end);
+      } else {
+        this.#page.set(src.subarray(start, end), this.#pos);
+      }
       this.#pos += len;
       return this;
     }
-    let i = 0;
-    while (i < len) {
+    let i = start;
+    while (i < end) {
       if (
         this.#end === this.#pos &&
-        !this.#more(Math.min(len - i, this.#minChunk))
+        !this.#more(Math.min(end - i, this.#minChunk))
       ) {
         return this;
       }
-      const n = Math.min(this.#end - this.#pos, len - i);
+      const n = Math.min(this.#end - this.#pos, end - i);
       this.#page.set(src.subarray(i, i + n), this.#pos);
       this.#pos += n;
       i += n;
@@ -687,12 +717,33 @@ export class FragWriter {
     }
     const b = this.#page;
     let pos = this.#pos;
-    for (let i = 0; i < len; i++) {
+    // Room for the worst case (3 bytes a unit): no per-character check.
+    if (this.#end - pos >= len * 3) {
+      let i = 0;
+      for (; i < len; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[pos++] = c;
+      }
+      this.#pos = pos;
+      if (i === len) return this;
+      return this.#stringFrom(s, i);
+    }
+    return this.#stringFrom(s, 0);
+  }
+
+  /** The general case of `string`: from unit `from`, any character, any room. */
+  #stringFrom(s: string, from: number): this {
+    const len = s.length;
+    let b = this.#page;
+    let pos = this.#pos;
+    for (let i = from; i < len; i++) {
       let c = s.charCodeAt(i);
       if (this.#end - pos < 4) {
         this.#pos = pos;
         if (!this.#more(4)) return this;
         pos = this.#pos;
+        b = this.#page; // maybe another page now
       }
       if (c < 0x80) {
         b[pos++] = c;
@@ -947,7 +998,6 @@ export class FragWriter {
         this.cache.free(list.addrs[i]);
       }
       list.count = this.#listMark;
-      list.addrs.length = list.sizes.length = list.count;
       if (this.#mergedFirst) list.sizes[this.#listMark - 1] = this.#mergedBase;
       this.#failed = false;
       this.lastBytes = this.#done = this.#marks = 0;

@@ -247,3 +247,35 @@ test("bad input: reserve width, patch range, empty record", () => {
     code: "EINVAL_OPTION",
   });
 });
+
+test("short strings that straddle pages keep every byte (any character)", () => {
+  const cache = createPageFragCache({ maxOrder: 0 });
+  const w = new FragWriter(cache, { minChunk: 8 });
+  const parts = ["é€😀abc", "plain", "\u07ff\u0800", "😀😀", "z"];
+  let expect = "";
+  for (let i = 0; i < 3000; i++) {
+    const s = parts[i % parts.length];
+    w.string(s);
+    expect += s;
+  }
+  const list = w.finishList()!;
+  assert.ok(list.count > 3, "the record crossed pages");
+  assert.equal(new TextDecoder().decode(list.toBytes()), expect);
+  list.free();
+});
+
+test("bytes(src, start, end) copies the range, from a Buffer or a Uint8Array", async () => {
+  const { Buffer } = await import("node:buffer");
+  const cache = createPageFragCache();
+  const w = new FragWriter(cache);
+  const src = new Uint8Array(300).map((_, i) => i & 255);
+  const buf = Buffer.from(src);
+  w.bytes(src, 10, 20).bytes(buf, 100, 250).bytes(src, 5, 5);
+  const list = w.finishList()!;
+  assert.deepEqual([...list.toBytes()], [
+    ...src.subarray(10, 20),
+    ...src.subarray(100, 250),
+  ]);
+  list.free();
+  assert.throws(() => w.bytes(src, 10, 400), { code: "EINVAL_SIZE" });
+});
