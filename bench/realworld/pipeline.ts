@@ -24,6 +24,7 @@ import {
   type PipelineInit,
   type PipelineMode,
   READY,
+  SENDER_DONE,
   WINDOW,
 } from "./pipeline_worker.ts";
 import { startWorker } from "./start_worker.ts";
@@ -93,6 +94,8 @@ async function run(o: WorkloadOptions): Promise<WorkloadResult> {
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const bad = Atomics.load(ctl, BAD);
+    // A drains its cache after its last push: wait for that before counting pages.
+    await until(ctl, SENDER_DONE, (v) => v !== 0, 30_000, errors);
     const leaked = backend === undefined ? 0 : backend.stats().bytesInUse;
     const ok = bad === 0 && errors.length === 0 && leaked === 0;
     return {

@@ -46,8 +46,10 @@ export const SENDER_WAITING = 48;
 export const DONE = 64;
 /** Messages that failed B's check. */
 export const BAD = 80;
+/** A stores 1 when it has finished (its cache drained). */
+export const SENDER_DONE = 96;
 /** Int32 words of the control block. */
-export const CONTROL_WORDS = 96;
+export const CONTROL_WORDS = 112;
 
 /** The modes. */
 export type PipelineMode =
@@ -245,6 +247,8 @@ function main(d: PipelineInit, port: MessagePort | undefined): void {
       if (d.mode === "FragRing") senderRing(d, ctl);
       else if (d.mode === "SAB byte ring") senderByteRing(d, ctl);
       else senderPost(d, ctl, port!);
+      Atomics.store(ctl, SENDER_DONE, 1);
+      Atomics.notify(ctl, SENDER_DONE);
     } else {
       if (d.mode === "FragRing") receiverRing(d, ctl);
       else if (d.mode === "SAB byte ring") receiverByteRing(d, ctl);
