@@ -8,7 +8,16 @@
 import type { FrameReceiver } from "./receive.ts";
 import { noRoom, type PumpOptions } from "./receive_reader.ts";
 
-/** The part of a Bun socket the handlers use. */
+/**
+ * The part of a Bun socket the handlers use.
+ *
+ * @example
+ * ```ts
+ * import type { BunSocketLike } from "@pagefrag/pagefrag/io";
+ *
+ * const s: BunSocketLike = { end() {} };
+ * ```
+ */
 export interface BunSocketLike {
   /** Stop reading (Bun >= 1.1.25). */
   pause?(): void;
@@ -22,6 +31,18 @@ export interface BunSocketLike {
  * Bun socket handlers feeding `receiver`, and `done`, which settles when
  * the socket closes: resolved after the last frame, rejected on a socket
  * or framing error.
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { type BunFrameHandlers, bunSocketHandlers, FrameReceiver, rawChunks } from "@pagefrag/pagefrag/io";
+ *
+ * const h: BunFrameHandlers = bunSocketHandlers(
+ *   new FrameReceiver(createPageFragCache(), rawChunks(), (f) => f.free()),
+ * );
+ * h.end({ end() {} });
+ * await h.done;
+ * ```
  */
 export interface BunFrameHandlers {
   /** Bun's `data` handler. */

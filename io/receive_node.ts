@@ -17,7 +17,17 @@ import { FrameQueue } from "./frame_queue.ts";
 import { type Frame, FrameReceiver } from "./receive.ts";
 import { noRoom, type PumpOptions } from "./receive_reader.ts";
 
-/** The part of a Node `Readable` (or `net.Socket`) the adapters use. */
+/**
+ * The part of a Node `Readable` (or `net.Socket`) the adapters use.
+ *
+ * @example
+ * ```ts
+ * import { Readable } from "node:stream";
+ * import type { NodeReadable } from "@pagefrag/pagefrag/io";
+ *
+ * const r: NodeReadable = Readable.from([]);
+ * ```
+ */
 export interface NodeReadable {
   /** Node's EventEmitter `on`. */
   // deno-lint-ignore no-explicit-any
@@ -40,6 +50,16 @@ export interface NodeReadable {
  *
  * When the cache has no memory the socket reads into a spare buffer once,
  * pauses (`callback` returns false), and resumes after `waitForMemory`.
+ *
+ * @example
+ * ```ts
+ * import { createPageFragCache } from "@pagefrag/pagefrag";
+ * import { FrameReceiver, type NodeOnread, nodeOnread, rawChunks } from "@pagefrag/pagefrag/io";
+ * import assert from "node:assert/strict";
+ *
+ * const o: NodeOnread = nodeOnread(new FrameReceiver(createPageFragCache(), rawChunks(), (f) => f.free()));
+ * assert.ok(o.buffer().length > 0, "page space for the first read");
+ * ```
  */
 export interface NodeOnread {
   /** Where the socket reads next. */

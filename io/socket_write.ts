@@ -20,7 +20,17 @@ import type { PageFragCache } from "../core/cache.ts";
 import { PageFragError } from "../core/errors.ts";
 import type { FragList } from "./writer.ts";
 
-/** The part of a Node `Writable` / `net.Socket` the sender uses. */
+/**
+ * The part of a Node `Writable` / `net.Socket` the sender uses.
+ *
+ * @example
+ * ```ts
+ * import { PassThrough } from "node:stream";
+ * import type { NodeWritable } from "@pagefrag/pagefrag/io";
+ *
+ * const w: NodeWritable = new PassThrough();
+ * ```
+ */
 export interface NodeWritable {
   /** Node's `write(chunk, callback)`: false asks the writer to wait for `'drain'`. */
   write(chunk: Uint8Array, cb: (err?: Error | null) => void): boolean;
@@ -194,7 +204,17 @@ export class NodeFragSender {
   }
 }
 
-/** Anything with Deno's `write(p): Promise<number>` (which may take fewer bytes than given). */
+/**
+ * Anything with Deno's `write(p): Promise<number>` (which may take fewer
+ * bytes than given): `Deno.Conn`, `Deno.FsFile`.
+ *
+ * @example
+ * ```ts
+ * import type { DenoWriter } from "@pagefrag/pagefrag/io";
+ *
+ * const sink: DenoWriter = { write: (p) => Promise.resolve(p.length) };
+ * ```
+ */
 export interface DenoWriter {
   /** Write some of `p`; resolves with how many bytes were taken. */
   write(p: Uint8Array): Promise<number>;
@@ -287,7 +307,16 @@ export async function writeFragsDeno(
   }
 }
 
-/** The part of a Bun socket the sender uses. */
+/**
+ * The part of a Bun socket the sender uses.
+ *
+ * @example
+ * ```ts
+ * import type { BunWritable } from "@pagefrag/pagefrag/io";
+ *
+ * const s: BunWritable = { write: (d) => d.length };
+ * ```
+ */
 export interface BunWritable {
   /** Bun's `write`: bytes taken now (maybe fewer than given), or -1 when closed. */
   write(data: Uint8Array): number;

@@ -452,7 +452,10 @@ export class FragWriter {
     return this;
   }
 
-  /** Write a signed byte (see {@linkcode FragWriter.u8}). @example
+  /**
+   * Write a signed byte (see {@linkcode FragWriter.u8}).
+   *
+   * @example
    * ```ts
    * import { createPageFragCache } from "@pagefrag/pagefrag";
    * import { FragWriter } from "@pagefrag/pagefrag/io";
