@@ -302,6 +302,28 @@ export class FrameReceiver {
     this.#align = contiguous(cache);
   }
 
+  /**
+   * Bytes the next `prepare` asks for (the current frame's size if known,
+   * else what was read of it plus `minRead`; at most a page): what to wait
+   * for when `region()` returned `null` or `push` stopped short.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { FrameReceiver, lengthPrefixed } from "@pagefrag/pagefrag/io";
+   * import assert from "node:assert/strict";
+   *
+   * const rx = new FrameReceiver(createPageFragCache(), lengthPrefixed({ width: 2 }), (f) => f.free());
+   * rx.push(Uint8Array.of(0, 100, 1));
+   * assert.equal(rx.wants, 102, "the whole frame, header included");
+   * ```
+   */
+  get wants(): number {
+    const need = this.framing.need;
+    const want = need > 0 ? need : this.#filled + this.#held + this.#minRead;
+    return Math.min(want, this.#maxTotal);
+  }
+
   /** Bytes read that are not yet a frame (a partial frame). */
   get pending(): number {
     return this.#filled + this.#held;

@@ -119,7 +119,7 @@ export function bunSocketHandlers(
           continue;
         }
         backlog[0] = chunk = chunk.subarray(used);
-        await noRoom(opts, receiver.pending + chunk.length);
+        await noRoom(opts, receiver.wants);
       }
       backlog = undefined;
       socket.resume?.();

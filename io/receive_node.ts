@@ -142,7 +142,7 @@ export function nodeOnread(
   async function stall(rest: Uint8Array): Promise<void> {
     try {
       for (;;) {
-        await noRoom(opts, receiver.pending + rest.length);
+        await noRoom(opts, receiver.wants);
         const used = receiver.push(rest);
         if (used === rest.length) break;
         rest = rest.subarray(used);
@@ -214,25 +214,41 @@ export function pumpNodeStream(
       if (e === undefined) resolve();
       else reject(e);
     };
+    // Chunks that came while waiting for memory, in order (a runtime may
+    // deliver a little more, and even 'end', after pause()).
+    let backlog: Uint8Array[] | undefined;
+    let endSeen = false;
     const onData = (chunk: Uint8Array) => {
       if (settled) return;
+      if (backlog !== undefined) {
+        backlog.push(chunk);
+        return;
+      }
       try {
         const used = receiver.push(chunk);
         if (used === chunk.length) return;
+        backlog = [chunk.subarray(used)];
         stream.pause();
-        void (async () => {
-          let rest = chunk.subarray(used);
-          for (;;) {
-            await noRoom(opts, receiver.pending + rest.length);
-            const n = receiver.push(rest);
-            if (n === rest.length) break;
-            rest = rest.subarray(n);
-          }
-          stream.resume();
-        })().catch(fail);
+        void drainBacklog().catch(fail);
       } catch (e) {
         fail(e);
       }
+    };
+    const drainBacklog = async () => {
+      while (backlog!.length > 0) {
+        const chunk = backlog![0];
+        const n = receiver.push(chunk);
+        if (n === chunk.length) {
+          backlog!.shift();
+          continue;
+        }
+        backlog![0] = chunk.subarray(n);
+        await noRoom(opts, receiver.wants);
+        if (settled) return;
+      }
+      backlog = undefined;
+      if (endSeen) onEnd();
+      else stream.resume();
     };
     const fail = (e: unknown) => {
       finish(e);
@@ -240,6 +256,8 @@ export function pumpNodeStream(
     };
     const onEnd = () => {
       if (onread?.error !== undefined) return finish(onread.error);
+      endSeen = true;
+      if (backlog !== undefined) return; // drainBacklog ends it
       try {
         receiver.end();
         finish();
@@ -250,7 +268,7 @@ export function pumpNodeStream(
     const onError = (e: unknown) => finish(onread?.error ?? e);
     const onClose = () => {
       if (onread?.error !== undefined) return finish(onread.error);
-      onEnd(); // closed without 'end' (e.g. destroyed): whatever came is all
+      if (!endSeen) onEnd(); // closed without 'end': whatever came is all
     };
     const onAbort = () => fail(signal!.reason);
     if (signal?.aborted) return fail(signal.reason);

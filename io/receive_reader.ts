@@ -111,7 +111,7 @@ export async function pumpReader(
     signal?.throwIfAborted();
     const into = receiver.region();
     if (into === null) {
-      await noRoom(opts, receiver.pending + 1);
+      await noRoom(opts, receiver.wants);
       continue;
     }
     const n = await reader.read(into);
@@ -169,7 +169,7 @@ export async function* readFrames(
       opts?.signal?.throwIfAborted();
       const into = receiver.region();
       if (into === null) {
-        await noRoom(opts, receiver.pending + 1);
+        await noRoom(opts, receiver.wants);
         continue;
       }
       const n = await reader.read(into);
@@ -228,7 +228,7 @@ export async function pumpStream(
         const used = receiver.push(chunk);
         if (used === chunk.length) break;
         chunk = chunk.subarray(used);
-        await noRoom(opts, receiver.pending + chunk.length);
+        await noRoom(opts, receiver.wants);
       }
     }
     receiver.end();
@@ -288,7 +288,7 @@ export async function* streamFrames(
         batch.length = next = 0;
         if (used === chunk.length) break;
         chunk = chunk.subarray(used);
-        await noRoom(opts, receiver.pending + chunk.length);
+        await noRoom(opts, receiver.wants);
       }
       if (r.done) return;
     }

@@ -333,3 +333,50 @@ test("pumpStream and streamFrames over a Web ReadableStream", async () => {
   cache.drain();
   assert.equal(cache.backend.stats().bytesInUse, 0);
 });
+
+test("pumpReader waits for memory through waitForMemory, then goes on", async () => {
+  // A budget of one page; the consumer keeps every frame until the pump
+  // asks for memory, then frees them: the pump must wait, not spin or fail.
+  const cache = createPageFragCache({ maxBytes: 32768 });
+  const sizes = Array.from({ length: 200 }, () => 900);
+  const bytes = encode(sizes, 4, false);
+  let at = 0;
+  const reader = {
+    read(buf: Uint8Array) {
+      if (at === bytes.length) return Promise.resolve(null);
+      const n = Math.min(buf.length, bytes.length - at);
+      buf.set(bytes.subarray(at, at + n));
+      at += n;
+      return Promise.resolve(n);
+    },
+  };
+  const held: number[] = [];
+  let waits = 0, got = 0;
+  const rx = new FrameReceiver(cache, lengthPrefixed(), (f) => {
+    got++;
+    held.push(f.addr);
+  });
+  await pumpReader(reader, rx, {
+    waitForMemory: (n) => {
+      waits++;
+      assert.ok(n <= 32768, `asks for what fits a page, not ${n}`);
+      for (const a of held.splice(0)) cache.free(a);
+      return Promise.resolve();
+    },
+  });
+  assert.equal(got, 200);
+  assert.ok(waits > 0, "the budget made it wait");
+  for (const a of held) cache.free(a);
+  await assert.rejects(
+    pumpReader(
+      { read: (b: Uint8Array) => Promise.resolve(b.length) },
+      new FrameReceiver(
+        createPageFragCache({ maxBytes: 32768 }),
+        rawChunks(),
+        () => {},
+      ),
+    ),
+    { code: "ETIMEDOUT" },
+    "no waitForMemory: fail instead of spinning",
+  );
+});
