@@ -31,9 +31,13 @@ export interface WaitOptions {
   timeout?: number;
 }
 
-/** Whether this runtime has `Atomics.waitAsync` (Deno, Bun and Node >= 16 do). */
-export const hasWaitAsync: boolean =
-  typeof (Atomics as { waitAsync?: unknown }).waitAsync === "function";
+/**
+ * Whether this runtime has `Atomics.waitAsync` (Deno, Bun and Node >= 16
+ * do). Asked on each wait, not once at load, so a test can take it away.
+ */
+export function hasWaitAsync(): boolean {
+  return typeof (Atomics as { waitAsync?: unknown }).waitAsync === "function";
+}
 
 /**
  * Sleep until `i32[index]` is no longer `value`, `ms` passed or `signal`
@@ -47,7 +51,7 @@ export function sleepOn(
   ms: number,
   pollMs: number,
   signal: AbortSignal | undefined,
-  useWait: boolean = hasWaitAsync,
+  useWait: boolean = hasWaitAsync(),
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined;

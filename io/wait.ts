@@ -226,7 +226,7 @@ async function waitFor<T>(
   const deadline = startWait(opts);
   const signal = opts?.signal;
   const word = cache.backend.releaseSignal;
-  const canSleep = hasWaitAsync && word instanceof Int32Array &&
+  const canSleep = hasWaitAsync() && word instanceof Int32Array &&
     word.buffer instanceof SharedArrayBuffer;
   for (let poll = 1;; poll = Math.min(poll * 2, POLL_MAX_MS)) {
     // Read the counter before the attempt: a release after a failed

@@ -295,3 +295,26 @@ for (
     assert.equal(backend.stats().bytesInUse, 0, "all freed");
   });
 }
+
+test("without Atomics.waitAsync the async waits poll (bounded) and still work", async () => {
+  const A = Atomics as { waitAsync?: unknown };
+  const saved = A.waitAsync;
+  A.waitAsync = undefined;
+  try {
+    const ring = new FragRing(2);
+    const p = ring.popAsync({ timeout: 5000 });
+    setTimeout(() => ring.tryPush(4096, 1), 20);
+    assert.equal(await p, 4096, "a poll saw the push");
+    assert.ok(
+      ring.sleeps >= 2 && ring.sleeps < 20,
+      `a few polls, not a spin: ${ring.sleeps}`,
+    );
+    const m = new MpscFragRing(2);
+    const q = m.popAsync({ timeout: 5000 });
+    setTimeout(() => m.tryPush(8192, 1), 20);
+    assert.equal(await q, 8192);
+    await assert.rejects(ring.popAsync({ timeout: 20 }), code("ETIMEDOUT"));
+  } finally {
+    A.waitAsync = saved;
+  }
+});
