@@ -28,6 +28,10 @@ const EMPTY = new Uint8Array(0);
 const EMPTY_DV = new DataView(new ArrayBuffer(0));
 const encoder = new TextEncoder();
 
+/** Bun's `Buffer.copy` is native and makes no view: the fastest range copy there. */
+const NATIVE_COPY =
+  typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+
 /** Node's `Buffer` (on every runtime): a native range copy. */
 interface BufferLike extends Uint8Array {
   copy(
@@ -270,6 +274,9 @@ export class FragWriter {
   #markAfter: number[] = [];
   #markLe: boolean[] = [];
   #marks = 0;
+  /** The last `bytes()` source, and a plain Uint8Array over its memory. */
+  #lastSrc: Uint8Array = EMPTY;
+  #lastPlain: Uint8Array = EMPTY;
 
   /**
    * A writer over `cache`.
@@ -665,13 +672,7 @@ export class FragWriter {
         const b = this.#page;
         let p = this.#pos;
         for (let i = start; i < end; i++) b[p++] = src[i];
-      } else if (typeof (src as BufferLike).copy === "function") {
-        // A Buffer copies a range natively, without making a view (fastest
-        // on Bun; a Buffer's own subarray would make a slow FastBuffer).
-        (src as BufferLike).copy(this.#page, this.#pos, start, end);
-      } else {
-        this.#page.set(src.subarray(start, end), this.#pos);
-      }
+      } else this.#copyRange(src, start, end);
       this.#pos += len;
       return this;
     }
@@ -684,11 +685,30 @@ export class FragWriter {
         return this;
       }
       const n = Math.min(this.#end - this.#pos, end - i);
-      this.#page.set(src.subarray(i, i + n), this.#pos);
+      this.#copyRange(src, i, i + n);
       this.#pos += n;
       i += n;
     }
     return this;
+  }
+
+  /** Copy `src[start, end)` to the cursor, the fastest way this runtime has. */
+  #copyRange(src: Uint8Array, start: number, end: number): void {
+    if (NATIVE_COPY && typeof (src as BufferLike).copy === "function") {
+      // Bun copies a Buffer's range natively, without making a view.
+      (src as BufferLike).copy(this.#page, this.#pos, start, end);
+      return;
+    }
+    // Elsewhere a view is cheapest, but not a Buffer's own subarray (Node
+    // makes a FastBuffer, and its Buffer.copy does the same in JS): keep a
+    // plain Uint8Array over the last source and take views of that.
+    if (src !== this.#lastSrc) {
+      this.#lastSrc = src;
+      this.#lastPlain = Object.getPrototypeOf(src) === Uint8Array.prototype
+        ? src
+        : new Uint8Array(src.buffer, src.byteOffset, src.length);
+    }
+    this.#page.set(this.#lastPlain.subarray(start, end), this.#pos);
   }
 
   /**

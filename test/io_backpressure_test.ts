@@ -106,12 +106,12 @@ test("pumpNodeStream: data and even 'end' after pause wait for the backlog", asy
   for (const f of held) f.free();
 });
 
-test("nodeFrames pauses the stream while frames wait unread; break destroys it", async () => {
+test("nodeFrames: breaking out frees the queued frames and destroys the source", async () => {
   const cache = createPageFragCache();
   const src = new FakeReadable();
   const it = nodeFrames(src, cache, lengthPrefixed({ width: 2 }));
   const bytes = stream();
-  src.emit("data", bytes); // 60 frames at once: over the queue's limit? (1024: no)
+  src.emit("data", bytes); // 60 frames queued at once
   src.emit("data", new Uint8Array(0));
   const first = await it.next();
   assert.equal(first.done, false);
