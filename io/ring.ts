@@ -47,7 +47,7 @@ const SLEEP_SLICE_MS = 50;
 const POLL_MAX_MS = 50;
 /** Spin budget bounds of a blocking wait, in ms (see {@linkcode RingBackoff}). */
 const SPIN_MAX_MS = 0.1;
-const SPIN_MIN_MS = 0.002;
+const SPIN_MIN_MS = 0.02;
 
 /** Largest ring: 2^24 slots (128 MiB of slots). */
 const MAX_CAPACITY = 1 << 24;
