@@ -31,7 +31,7 @@ import { ByteRing } from "./byte_ring.ts";
 /** Messages in flight at most (ring slots, postMessage window). */
 export const WINDOW = 1024;
 /** Fragments a FragRing producer pushes at once. */
-export const BATCH = 64;
+export const BATCH = 32;
 
 // Control words (Int32 indices).
 /** Workers that are ready; the main thread waits for 2. */
