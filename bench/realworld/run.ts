@@ -95,9 +95,15 @@ function command(rt: Runtime, args: string[]) {
   };
 }
 
+// One match per collection. Not anchored: several threads log to the same
+// stream, and a line of one can land in the middle of another's.
 const V8_GC =
-  /^\[\d+:0x[0-9a-f]+\]\s+\d+ ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor)/i;
-const JSC_GC = /^\[GC<[^>]*>: START/;
+  /\[\d+:0x[0-9a-f]+\]\s+\d+ ms: (Scavenge|Mark-Compact|Mark-Sweep|Minor)/gi;
+const JSC_GC = /\[GC<[^>]*>: START/g;
+/** Collections logged in `line`. */
+function gcsIn(line: string): number {
+  return (line.match(V8_GC)?.length ?? 0) + (line.match(JSC_GC)?.length ?? 0);
+}
 
 interface ChildRun {
   reports: ChildReport[];
@@ -136,7 +142,7 @@ function runChild(
       stdio: ["ignore", "pipe", "pipe"],
     });
     const reports: ChildReport[] = [];
-    let gcs = 0, out = "", err = "", errKept = "";
+    let gcs = 0, n = 0, out = "", err = "", errKept = "";
     const lines = (chunk: string, isErr: boolean) => {
       const text = (isErr ? err : out) + chunk;
       const parts = text.split("\n");
@@ -146,7 +152,7 @@ function runChild(
       for (const line of parts) {
         if (line.startsWith(MARKER)) {
           reports.push(JSON.parse(line.slice(MARKER.length)));
-        } else if (V8_GC.test(line) || JSC_GC.test(line)) gcs++;
+        } else if ((n = gcsIn(line)) > 0) gcs += n;
         else if (
           isErr && errKept.length < 20_000 &&
           // Bun's GC log, whose lines interleaved writes from several
