@@ -77,7 +77,8 @@ export {
   bunSocketHandlers,
   type BunSocketLike,
 } from "./receive_bun.ts";
-export { FragList, FragWriter, type FragWriterOptions } from "./writer.ts";
+export { FragList } from "./frag_list.ts";
+export { FragWriter, type FragWriterOptions } from "./writer.ts";
 export {
   BunFragSender,
   type BunWritable,

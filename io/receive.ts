@@ -16,22 +16,8 @@
 import type { PageFragCache } from "../core/cache.ts";
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
+import { contiguous } from "./contiguous.ts";
 import type { Framing } from "./frames.ts";
-
-/** Receive bytes exactly where the previous commit ended, whatever the cache's alignment policy. */
-const ALIGN1 = { align: 1 };
-
-/**
- * The options to pass so prepare/probe start exactly at the cache's next
- * byte: none when the cache's alignment is already 1 (the cheapest call),
- * else `{ align: 1 }`.
- */
-function contiguous(
-  cache: PageFragCache,
-): { align: number } | undefined {
-  const a = cache.alignment;
-  return a.align === 1 && typeof a.alignFor !== "function" ? undefined : ALIGN1;
-}
 
 /**
  * One received frame: a fragment of the cache, header and trailer included.

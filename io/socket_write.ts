@@ -18,7 +18,7 @@
  */
 import type { PageFragCache } from "../core/cache.ts";
 import { PageFragError } from "../core/errors.ts";
-import type { FragList } from "./writer.ts";
+import type { FragList } from "./frag_list.ts";
 
 /**
  * The part of a Node `Writable` / `net.Socket` the sender uses.

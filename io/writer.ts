@@ -14,185 +14,20 @@
 import type { PageFragCache } from "../core/cache.ts";
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
+import { contiguous } from "./contiguous.ts";
+import { FragList } from "./frag_list.ts";
+import { PrefixMarks } from "./prefix_marks.ts";
+import { RangeCopier } from "./range_copy.ts";
+import { utf8Into } from "./utf8.ts";
 
-const ALIGN1 = { align: 1 };
-
-/** As in receive.ts: no options when the cache's alignment is already 1. */
-function contiguous(
-  cache: PageFragCache,
-): { align: number } | undefined {
-  const a = cache.alignment;
-  return a.align === 1 && typeof a.alignFor !== "function" ? undefined : ALIGN1;
-}
 const EMPTY = new Uint8Array(0);
 const EMPTY_DV = new DataView(new ArrayBuffer(0));
 const encoder = new TextEncoder();
 
-/** Bun's `Buffer.copy` is native and makes no view: the fastest range copy there. */
-const NATIVE_COPY =
-  typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-
-/** Node's `Buffer` (on every runtime): a native range copy. */
-interface BufferLike extends Uint8Array {
-  copy(
-    target: Uint8Array,
-    targetStart: number,
-    start: number,
-    end: number,
-  ): number;
-}
 /** Strings up to this many UTF-16 units are encoded by hand (no result object). */
 const HAND_STRING = 128;
-
-/**
- * The fragments of a record (or of several records appended with
- * `finishInto`): `count` pieces, each `(addrs[i], sizes[i])`. A piece that
- * began exactly where the previous one ended on the same page was merged
- * into it (`commitNoref`), so it is freed once.
- *
- * @example
- * ```ts
- * import { createPageFragCache } from "@pagefrag/pagefrag";
- * import { FragList, FragWriter } from "@pagefrag/pagefrag/io";
- * import assert from "node:assert/strict";
- *
- * const cache = createPageFragCache();
- * const w = new FragWriter(cache);
- * const list = new FragList(cache);
- * w.u32(1);
- * w.finishInto(list);
- * w.u32(2);
- * w.finishInto(list);
- * assert.equal(list.count, 1, "the second record extended the first fragment");
- * assert.equal(list.sizes[0], 8);
- * list.free();
- * ```
- */
-export class FragList {
-  /** The cache the fragments belong to. */
-  readonly cache: PageFragCache;
-  /** Fragment addresses (the first `count` are valid; the rest are stale). */
-  readonly addrs: number[] = [];
-  /** Fragment sizes. */
-  readonly sizes: number[] = [];
-  /** Number of fragments. */
-  count = 0;
-
-  /**
-   * An empty list of `cache`'s fragments.
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragList } from "@pagefrag/pagefrag/io";
-   *
-   * if (new FragList(createPageFragCache()).count !== 0) throw new Error();
-   * ```
-   */
-  constructor(cache: PageFragCache) {
-    this.cache = cache;
-  }
-
-  /**
-   * Bytes in all fragments.
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragList } from "@pagefrag/pagefrag/io";
-   *
-   * if (new FragList(createPageFragCache()).bytes !== 0) throw new Error();
-   * ```
-   */
-  get bytes(): number {
-    let n = 0;
-    for (let i = 0; i < this.count; i++) n += this.sizes[i];
-    return n;
-  }
-
-  /**
-   * Views over each fragment, in order (for `writev`-style sinks).
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragList, FragWriter } from "@pagefrag/pagefrag/io";
-   * import assert from "node:assert/strict";
-   *
-   * const cache = createPageFragCache();
-   * const w = new FragWriter(cache);
-   * w.u8(7);
-   * const list = w.finishList()!;
-   * assert.deepEqual(list.views().map((v) => [...v]), [[7]]);
-   * list.free();
-   * ```
-   */
-  views(): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let i = 0; i < this.count; i++) {
-      out.push(this.cache.backend.view(this.addrs[i], this.sizes[i]));
-    }
-    return out;
-  }
-
-  /**
-   * The bytes of all fragments in one new array (for tests and slow paths).
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragWriter } from "@pagefrag/pagefrag/io";
-   * import assert from "node:assert/strict";
-   *
-   * const w = new FragWriter(createPageFragCache());
-   * w.u16(0x0102);
-   * const list = w.finishList()!;
-   * assert.deepEqual([...list.toBytes()], [1, 2]);
-   * list.free();
-   * ```
-   */
-  toBytes(): Uint8Array {
-    const out = new Uint8Array(this.bytes);
-    let at = 0;
-    for (let i = 0; i < this.count; i++) {
-      out.set(this.cache.backend.view(this.addrs[i], this.sizes[i]), at);
-      at += this.sizes[i];
-    }
-    return out;
-  }
-
-  /**
-   * Free every fragment and empty the list.
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragList } from "@pagefrag/pagefrag/io";
-   *
-   * new FragList(createPageFragCache()).free();
-   * ```
-   */
-  free(): void {
-    for (let i = 0; i < this.count; i++) this.cache.free(this.addrs[i]);
-    this.clear();
-  }
-
-  /**
-   * Forget the fragments without freeing them (they were handed on).
-   *
-   * @example
-   * ```ts
-   * import { createPageFragCache } from "@pagefrag/pagefrag";
-   * import { FragList } from "@pagefrag/pagefrag/io";
-   *
-   * new FragList(createPageFragCache()).clear();
-   * ```
-   */
-  clear(): void {
-    // Keep the arrays' capacity: a writer clears its list once per record.
-    this.count = 0;
-  }
-}
+/** utf8Into's cursor: [next UTF-16 unit, next byte]. */
+const UTF8_AT = new Int32Array(2);
 
 /**
  * Options of {@linkcode FragWriter}.
@@ -268,15 +103,8 @@ export class FragWriter {
   #mergedFirst = false;
   #mergedBase = 0;
   /** Reserved prefixes of the open record: DataView, page offset, width, record position after it. */
-  #markDv: DataView[] = [];
-  #markOff: number[] = [];
-  #markWidth: number[] = [];
-  #markAfter: number[] = [];
-  #markLe: boolean[] = [];
-  #marks = 0;
-  /** The last `bytes()` source, and a plain Uint8Array over its memory. */
-  #lastSrc: Uint8Array = EMPTY;
-  #lastPlain: Uint8Array = EMPTY;
+  readonly #marks = new PrefixMarks();
+  readonly #copier = new RangeCopier();
 
   /**
    * A writer over `cache`.
@@ -672,7 +500,7 @@ export class FragWriter {
         const b = this.#page;
         let p = this.#pos;
         for (let i = start; i < end; i++) b[p++] = src[i];
-      } else this.#copyRange(src, start, end);
+      } else this.#copier.copy(this.#page, this.#pos, src, start, end);
       this.#pos += len;
       return this;
     }
@@ -685,30 +513,11 @@ export class FragWriter {
         return this;
       }
       const n = Math.min(this.#end - this.#pos, end - i);
-      this.#copyRange(src, i, i + n);
+      this.#copier.copy(this.#page, this.#pos, src, i, i + n);
       this.#pos += n;
       i += n;
     }
     return this;
-  }
-
-  /** Copy `src[start, end)` to the cursor, the fastest way this runtime has. */
-  #copyRange(src: Uint8Array, start: number, end: number): void {
-    if (NATIVE_COPY && typeof (src as BufferLike).copy === "function") {
-      // Bun copies a Buffer's range natively, without making a view.
-      (src as BufferLike).copy(this.#page, this.#pos, start, end);
-      return;
-    }
-    // Elsewhere a view is cheapest, but not a Buffer's own subarray (Node
-    // makes a FastBuffer, and its Buffer.copy does the same in JS): keep a
-    // plain Uint8Array over the last source and take views of that.
-    if (src !== this.#lastSrc) {
-      this.#lastSrc = src;
-      this.#lastPlain = Object.getPrototypeOf(src) === Uint8Array.prototype
-        ? src
-        : new Uint8Array(src.buffer, src.byteOffset, src.length);
-    }
-    this.#page.set(this.#lastPlain.subarray(start, end), this.#pos);
   }
 
   /**
@@ -757,45 +566,16 @@ export class FragWriter {
 
   /** The general case of `string`: from unit `from`, any character, any room. */
   #stringFrom(s: string, from: number): this {
-    const len = s.length;
-    let b = this.#page;
-    let pos = this.#pos;
-    for (let i = from; i < len; i++) {
-      let c = s.charCodeAt(i);
-      if (this.#end - pos < 4) {
-        this.#pos = pos;
-        if (!this.#more(4)) return this;
-        pos = this.#pos;
-        b = this.#page; // maybe another page now
-      }
-      if (c < 0x80) {
-        b[pos++] = c;
-        continue;
-      }
-      if (c < 0x800) {
-        b[pos++] = 0xc0 | (c >> 6);
-        b[pos++] = 0x80 | (c & 63);
-        continue;
-      }
-      if (c >= 0xd800 && c < 0xe000) {
-        const d = i + 1 < len ? s.charCodeAt(i + 1) : 0;
-        if (c < 0xdc00 && d >= 0xdc00 && d < 0xe000) {
-          c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-          i++;
-          b[pos++] = 0xf0 | (c >> 18);
-          b[pos++] = 0x80 | ((c >> 12) & 63);
-          b[pos++] = 0x80 | ((c >> 6) & 63);
-          b[pos++] = 0x80 | (c & 63);
-          continue;
-        }
-        c = 0xfffd;
-      }
-      b[pos++] = 0xe0 | (c >> 12);
-      b[pos++] = 0x80 | ((c >> 6) & 63);
-      b[pos++] = 0x80 | (c & 63);
+    const at = UTF8_AT;
+    at[0] = from;
+    at[1] = this.#pos;
+    for (;;) {
+      utf8Into(this.#page, this.#end, s, at);
+      this.#pos = at[1];
+      if (at[0] === s.length) return this;
+      if (!this.#more(4)) return this;
+      at[1] = this.#pos;
     }
-    this.#pos = pos;
-    return this;
   }
 
   #longString(s: string): this {
@@ -845,14 +625,9 @@ export class FragWriter {
       );
     }
     if (!(this.#end - this.#pos >= width || this.#more(width))) return -1;
-    const m = this.#marks++;
-    this.#markDv[m] = this.#dv;
-    this.#markOff[m] = this.#pos;
-    this.#markWidth[m] = width;
-    this.#markLe[m] = le;
+    const at = this.#pos;
     this.#pos += width;
-    this.#markAfter[m] = this.length;
-    return m;
+    return this.#marks.add(this.#dv, at, width, le, this.length);
   }
 
   /**
@@ -875,24 +650,7 @@ export class FragWriter {
    */
   patch(mark: number, value: number): this {
     if (mark === -1 && this.#failed) return this;
-    if (!(mark >= 0 && mark < this.#marks) || (mark | 0) !== mark) {
-      throw new PageFragError(
-        "ESTATE",
-        `patch(): ${show(mark)} is not a mark of the open record`,
-      );
-    }
-    const width = this.#markWidth[mark];
-    const max = width === 4 ? 0xffffffff : (1 << (8 * width)) - 1;
-    if (!(value >= 0 && value <= max) || Math.floor(value) !== value) {
-      throw new PageFragError(
-        "EINVAL_SIZE",
-        `patch(): ${show(value)} does not fit a ${width}-byte prefix`,
-      );
-    }
-    const dv = this.#markDv[mark], off = this.#markOff[mark];
-    if (width === 1) dv.setUint8(off, value);
-    else if (width === 2) dv.setUint16(off, value, this.#markLe[mark]);
-    else dv.setUint32(off, value, this.#markLe[mark]);
+    this.#marks.patch(mark, value);
     return this;
   }
 
@@ -915,7 +673,7 @@ export class FragWriter {
    */
   fillLength(mark: number): this {
     if (mark === -1 && this.#failed) return this;
-    return this.patch(mark, this.length - (this.#markAfter[mark] ?? 0));
+    return this.patch(mark, this.length - this.#marks.after(mark));
   }
 
   /**
@@ -1023,12 +781,12 @@ export class FragWriter {
       list.count = this.#listMark;
       if (this.#mergedFirst) list.sizes[this.#listMark - 1] = this.#mergedBase;
       this.#failed = false;
-      this.lastBytes = this.#done = this.#marks = 0;
+      this.lastBytes = this.#done = this.#marks.count = 0;
       return false;
     }
     this.lastBytes = this.#done;
     this.#done = 0;
-    this.#marks = 0;
+    this.#marks.count = 0;
     if (this.lastBytes === 0) {
       throw new PageFragError(
         "EINVAL_SIZE",
