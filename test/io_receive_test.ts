@@ -380,3 +380,29 @@ test("pumpReader waits for memory through waitForMemory, then goes on", async ()
     "no waitForMemory: fail instead of spinning",
   );
 });
+
+test("Deno.FsFile is a reader too: frames straight from a file", async (t) => {
+  // deno-lint-ignore no-explicit-any
+  const D = (globalThis as any).Deno;
+  if (D?.open === undefined) return t.skip("no Deno.open on this runtime");
+  const sizes = Array.from({ length: 300 }, () => rnd(2000) + 1);
+  const path = await D.makeTempFile();
+  try {
+    await D.writeFile(path, encode(sizes, 2, false));
+    const file = await D.open(path, { read: true });
+    const cache = createPageFragCache();
+    const c = checker(cache);
+    try {
+      await pumpReader(
+        file,
+        new FrameReceiver(cache, lengthPrefixed({ width: 2 }), c.onFrame),
+      );
+    } finally {
+      file.close();
+    }
+    assert.deepEqual(c.seen, sizes);
+    assert.equal(c.bad(), 0);
+  } finally {
+    await D.remove(path);
+  }
+});
