@@ -60,7 +60,8 @@ async function run(o: WorkloadOptions): Promise<WorkloadResult> {
   const base: PipelineInit = { role: "A", mode, count: o.count, control };
   let backend: SharedBackend | undefined;
   if (mode === "FragRing") {
-    backend = new SharedBackend({ maxBytes: 256 << 20 });
+    // Room for the ring's worth of messages many times over, from the start.
+    backend = new SharedBackend({ maxBytes: 16 << 20, initialBytes: 16 << 20 });
     base.backend = backend.share();
     base.ring = new FragRing(WINDOW).share();
   } else if (mode === "SAB byte ring") {

@@ -107,13 +107,20 @@ function finish(ctl: Int32Array, bad: number): void {
 
 // ------------------------------------------------------------------ A
 
+/** A fixed-length view of the whole arena as it is now. */
+function arenaView(backend: SharedBackend): Uint8Array {
+  return new Uint8Array(backend.arena, 0, backend.arena.byteLength);
+}
+
 function senderRing(d: PipelineInit, ctl: Int32Array): void {
   const backend = SharedBackend.attach(d.backend!);
   const cache = createPageFragCache({ backend });
   const ring = FragRing.attach(d.ring!);
-  // Addresses are byte offsets in the arena: one length-tracking view over
-  // it reads and writes every fragment with no view object per message.
-  const mem = new Uint8Array(backend.arena);
+  // Addresses are byte offsets in the arena: one view over it reads and
+  // writes every fragment with no view object per message. A fixed-length
+  // view (remade if the arena grew): engines fill and read a length-tracking
+  // view of a growable buffer 25-45% slower.
+  let mem = arenaView(backend);
   const addrs = new Uint32Array(BATCH), lens = new Uint32Array(BATCH);
   ready(ctl);
   for (let i = 0; i < d.count;) {
@@ -121,6 +128,7 @@ function senderRing(d: PipelineInit, ctl: Int32Array): void {
     for (let k = 0; k < n; k++) {
       const size = sizeOf(i + k);
       const addr = cache.allocHandle(size)!;
+      if (addr + size > mem.length) mem = arenaView(backend);
       fillMessage(mem, addr, i + k, size);
       addrs[k] = addr;
       lens[k] = size;
@@ -180,7 +188,7 @@ function senderPost(d: PipelineInit, ctl: Int32Array, port: MessagePort) {
 function receiverRing(d: PipelineInit, ctl: Int32Array): void {
   const backend = SharedBackend.attach(d.backend!);
   const ring = FragRing.attach(d.ring!);
-  const mem = new Uint8Array(backend.arena);
+  let mem = arenaView(backend);
   const addrs = new Uint32Array(BATCH * 2), lens = new Uint32Array(BATCH * 2);
   let bad = 0;
   ready(ctl);
@@ -195,6 +203,7 @@ function receiverRing(d: PipelineInit, ctl: Int32Array): void {
     }
     for (let k = 0; k < n; k++, i++) {
       const size = lens[k];
+      if (addrs[k] + size > mem.length) mem = arenaView(backend);
       if (
         size !== sizeOf(i) ||
         !checkMessage(mem, addrs[k], i, size)
