@@ -526,6 +526,25 @@ export function formatGenerated(paths: string[]): boolean {
 }
 
 /**
+ * The section `npm run bench:realworld` writes (between its markers) in the
+ * page as it is now, so regenerating the suite's part keeps it.
+ */
+function realworldSection(mdPath: string): string {
+  let old = "";
+  try {
+    old = readFileSync(mdPath, "utf8");
+  } catch {
+    return "";
+  }
+  const start = old.indexOf("<!-- realworld:start -->");
+  const endMark = "<!-- realworld:end -->";
+  const end = old.indexOf(endMark);
+  return start < 0 || end < start
+    ? ""
+    : "\n" + old.slice(start, end + endMark.length) + "\n";
+}
+
+/**
  * Regenerate `BENCHMARKS.md` and `chart.svg` from the results files in
  * `dir`, and format them and the results files; returns the paths written
  * (none when there are no results).
@@ -540,7 +559,10 @@ export function writeReport(
   const chart = resolve(dir, "chart.svg");
   writeFileSync(chart, renderChart(results));
   const chartLink = relative(dirname(mdPath), chart).replaceAll("\\", "/");
-  writeFileSync(mdPath, renderMarkdown(results, chartLink));
+  writeFileSync(
+    mdPath,
+    renderMarkdown(results, chartLink) + realworldSection(mdPath),
+  );
   const json = rts.map((rt) => resolve(dir, `${rt}.json`));
   if (!formatGenerated([mdPath, chart, ...json])) {
     console.log(

@@ -53,6 +53,8 @@ import {
 import { type PageFragContainer, TOKENS } from "../wiring/tokens.ts";
 
 export { type PageFragContainer, TOKENS };
+/** tsyringe's container type, as `createPageFragContainer` returns it. */
+export type { DependencyContainer } from "tsyringe";
 
 /**
  * Register pagefrag's defaults in `container`: the options, a backend built

@@ -117,6 +117,10 @@ bench() {
     bun "$f" --quick >/dev/null
     node --import tsx "$f" --quick >/dev/null
   done
+  # The real-world programs (tcp-receive, encode, pipeline), small counts,
+  # correctness only; nothing written.
+  echo "--- bench/realworld/run.ts"
+  node --import tsx bench/realworld/run.ts --quick --no-write
 }
 jsr() { deno publish --dry-run --allow-dirty; }
 build() {

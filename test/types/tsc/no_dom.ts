@@ -22,6 +22,9 @@ import {
   type WasmMemoryLike,
 } from "pagefrag/backends/wasm";
 import * as backendOptions from "pagefrag/backends/options";
+import * as pageTable from "pagefrag/backends/page_table";
+import * as io from "pagefrag/io";
+import * as portable from "pagefrag/testing/portable";
 import * as alignment from "pagefrag/policies/alignment";
 import * as refill from "pagefrag/policies/refill";
 import * as pfmemalloc from "pagefrag/policies/pfmemalloc";
@@ -73,6 +76,9 @@ try {
 export {
   alignment,
   any,
+  io,
+  pageTable,
+  portable,
   backend,
   backendOptions,
   code,
