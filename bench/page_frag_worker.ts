@@ -19,21 +19,25 @@ import {
   SharedBackend,
   type SharedBackendDescriptor,
 } from "../backends/shared.ts";
+import { FragRing, type FragRingDescriptor, RingBackoff } from "../io/ring.ts";
 import {
+  awaitAtLeast,
   EXIT,
   FINISHED,
   GO,
+  POPPED,
+  publish,
   RECEIVED,
-  RECV_WAITING,
   RING_SLOTS,
   SLEEP_MS,
-  SpscRing,
 } from "./page_frag_ring.ts";
 
 /** What the main program hands each worker at start. */
 export interface WorkerInit {
   role: "producer" | "consumer";
-  ring: SharedArrayBuffer;
+  ring: FragRingDescriptor;
+  /** The control words (bench/page_frag_ring.ts). */
+  control: SharedArrayBuffer;
   backend: SharedBackendDescriptor;
 }
 
@@ -92,13 +96,21 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const backend = SharedBackend.attach(init.backend);
 let arena = arenaBytes(backend);
-const ring = new SpscRing(init.ring);
-const i32 = ring.i32;
+const i32 = new Int32Array(init.control);
+/** This side's handle on the ring, new each run (see `awaitStart`). */
+let ring = FragRing.attach(init.ring);
+/** The spin budget of the waits on the control words. */
+const backoff = new RingBackoff();
 let channel: MessagePort | undefined;
 
-/** Say ready, then sleep until the main program raises the start signal `run`. */
+/**
+ * Say ready, then sleep until the main program raises the start signal
+ * `run`. A fresh handle on the ring picks up the shared indices (the main
+ * program may have emptied the ring after a failed run) and counts this
+ * run's sleeps from 0.
+ */
 function awaitStart(run: number): void {
-  ring.resetLocal();
+  ring = FragRing.attach(init.ring);
   port.postMessage({ type: "ready", role: init.role, run });
   for (;;) {
     const go = Atomics.load(i32, GO);
@@ -109,26 +121,23 @@ function awaitStart(run: number): void {
 
 /** Producer side: wait until the consumer marked run `run` finished. */
 function awaitFinished(run: number): boolean {
-  const backoff = ring.backoff;
-  backoff.reset();
-  for (;;) {
-    const f = Atomics.load(i32, FINISHED);
-    if (f === run) {
-      backoff.done();
-      return true;
-    }
-    if (Atomics.load(i32, EXIT) !== 0) return false;
-    if (backoff.spin()) continue;
-    ring.sleeps++;
-    Atomics.wait(i32, FINISHED, f, SLEEP_MS);
-  }
+  return awaitAtLeast(i32, FINISHED, run, backoff, ring) >= 0;
 }
 
-/** Consumer side: mark run `run` finished and wake the producer. */
-function finish(run: number): void {
-  ring.flush();
-  Atomics.store(i32, FINISHED, run);
-  Atomics.notify(i32, FINISHED);
+/** Whether the exit flag is up. */
+function exiting(): boolean {
+  return Atomics.load(i32, EXIT) !== 0;
+}
+
+/**
+ * Push, waiting while the ring is full (in slices of {@linkcode SLEEP_MS},
+ * re-checking the exit flag); false when the flag went up first.
+ */
+function pushWaiting(addr: number, length: number): boolean {
+  while (!ring.push(addr, length, SLEEP_MS)) {
+    if (exiting()) return false;
+  }
+  return true;
 }
 
 function fail(message: string): string {
@@ -182,6 +191,8 @@ function selftestProducer(
   const cache = createPageFragCache({ backend });
   const opts = align ? ALIGN64 : undefined;
   let pushed = 0, dropped = 0, failures = 0;
+  // After a ring-full free, the next fragment waits for room.
+  let full = false;
   let error: string | undefined;
   awaitStart(run);
   const t0 = performance.now();
@@ -189,7 +200,7 @@ function selftestProducer(
     const addr = cache.allocHandle(len, opts);
     if (addr === null) {
       // The kernel test just retries; give up if memory never comes back.
-      if (++failures > 1_000_000 || ring.exiting()) {
+      if (++failures > 1_000_000 || exiting()) {
         error = fail(`allocHandle(${len}) kept failing`);
         break;
       }
@@ -199,15 +210,17 @@ function selftestProducer(
       error = fail(`unaligned address ${addr} returned`);
       break;
     }
-    if (ring.tryPush(addr)) {
+    if (full ? pushWaiting(addr, len) : ring.tryPush(addr, len)) {
       pushed++;
+      full = false;
     } else {
       cache.free(addr);
-      dropped++;
-      if (!ring.waitForSpace()) {
+      if (full) {
         error = "stopped (no progress)";
         break;
       }
+      dropped++;
+      full = true;
     }
   }
   return producerDone(run, t0, error, pushed, dropped, cache);
@@ -227,9 +240,9 @@ function consumer(
   let error: string | undefined;
   awaitStart(run);
   while (popped < n) {
-    const addr = ring.tryPop();
+    const addr = ring.pop(SLEEP_MS);
     if (addr === 0) {
-      if (!ring.waitForData()) {
+      if (exiting()) {
         error = "stopped (no progress)";
         break;
       }
@@ -237,9 +250,9 @@ function consumer(
     }
     if (bad(addr, popped)) corrupt++;
     backend.free(addr);
-    popped++;
+    if ((++popped & 63) === 0) Atomics.store(i32, POPPED, popped); // watchdog
   }
-  finish(run);
+  publish(i32, FINISHED, run); // wake the producer
   if (error === undefined && corrupt !== 0) {
     error = `${corrupt} corrupted messages`;
   }
@@ -280,13 +293,11 @@ function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
     if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
     arena.set(msg, addr);
     arena[addr] = pushed & 255;
-    while (!ring.tryPush(addr)) {
-      if (!ring.waitForSpace()) {
-        error = "stopped (no progress)";
-        break;
-      }
+    if (!pushWaiting(addr, size)) {
+      cache.free(addr);
+      error = "stopped (no progress)";
+      break;
     }
-    if (error !== undefined) break;
     pushed++;
   }
   return producerDone(run, t0, error, pushed, 0, cache);
@@ -341,23 +352,7 @@ function postMsgProducer(run: number, n: number, size: number): ProducerDone {
 
 /** Wait until the consumer has received at least `want` messages; -1 on exit. */
 function awaitReceived(want: number): number {
-  const backoff = ring.backoff;
-  backoff.reset();
-  for (;;) {
-    const r = Atomics.load(i32, RECEIVED);
-    if (r >= want) {
-      backoff.done();
-      return r;
-    }
-    if (Atomics.load(i32, EXIT) !== 0) return -1;
-    if (backoff.spin()) continue;
-    Atomics.store(i32, RECV_WAITING, 1);
-    if (Atomics.load(i32, RECEIVED) === r) {
-      ring.sleeps++;
-      Atomics.wait(i32, RECEIVED, r, SLEEP_MS);
-    }
-    Atomics.store(i32, RECV_WAITING, 0);
-  }
+  return awaitAtLeast(i32, RECEIVED, want, backoff, ring);
 }
 
 /** Count the messages as they arrive on the port; answer `done` after `n`. */
@@ -369,8 +364,7 @@ function postMsgConsumer(run: number, n: number, size: number): void {
     const m = e.data as Uint8Array;
     if (m[0] !== (received & 255) || m[size - 1] !== last) bad++;
     received++;
-    Atomics.store(i32, RECEIVED, received);
-    if (Atomics.load(i32, RECV_WAITING) !== 0) Atomics.notify(i32, RECEIVED);
+    publish(i32, RECEIVED, received);
     if (received === n) {
       input.onmessage = null;
       port.postMessage(
