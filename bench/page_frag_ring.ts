@@ -2,9 +2,10 @@
  * The control words bench/page_frag_test.ts shares with its two workers,
  * beside the fragment ring itself (`FragRing` from io/ring.ts, the
  * userspace stand-in for the kernel test's `ptr_ring`): a start signal, an
- * exit flag for the watchdog, the consumer's "run finished" mark, a counter
- * of received `postMessage`s and one of popped fragments (for the
- * watchdog, which cannot see the ring's private indices).
+ * exit flag (a stuck run is stopped by raising it and closing the ring),
+ * the consumer's "run finished" mark, a counter of received `postMessage`s
+ * and one of popped fragments (the watchdog's view of progress: it cannot
+ * see the ring's private indices).
  *
  * A word that a side sleeps on has a "waiting" word right after it: the
  * waiter raises it before it sleeps and {@linkcode publish} notifies only

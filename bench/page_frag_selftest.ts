@@ -160,7 +160,7 @@ const backend = new SharedBackend({
   maxOrder: 3,
   maxBytes: 64 << 20,
 });
-const ring = new FragRing(RING_SLOTS);
+let ring = new FragRing(RING_SLOTS);
 const i32 = createControl();
 let runId = 0;
 
@@ -209,11 +209,15 @@ async function runBoth(
 ): Promise<[ProducerDone, ConsumerDone, number]> {
   const run = ++runId;
   resetControl(i32);
-  if (ring.size() !== 0) {
-    // A failed run left fragments behind: free them (both workers are
-    // idle; each attaches a new handle at the start of the next run).
+  if (ring.closed) {
+    // The last run was stopped: free what it left in the ring (both
+    // workers are idle) and give them a new one.
     const drain = FragRing.attach(ring.share());
     for (let a = drain.tryPop(); a !== 0; a = drain.tryPop()) backend.free(a);
+    ring = new FragRing(RING_SLOTS);
+    const cmd: Command = { cmd: "ring", ring: ring.share() };
+    producer.postMessage(cmd);
+    consumer.postMessage(cmd);
   }
   const isRun = (m: Msg) => m.run === run;
   const ready = Promise.all([
@@ -243,7 +247,8 @@ async function runBoth(
       last = progress;
       still = 0;
     } else if (++still >= 10) {
-      Atomics.store(i32, EXIT, 1);
+      Atomics.store(i32, EXIT, 1); // stops the waits on control words
+      ring.close(); // and wakes both sides of the ring
     }
   }, 1000);
   try {

@@ -29,7 +29,6 @@ import {
   publish,
   RECEIVED,
   RING_SLOTS,
-  SLEEP_MS,
 } from "./page_frag_ring.ts";
 
 /** What the main program hands each worker at start. */
@@ -46,6 +45,8 @@ export type Command =
   | { cmd: "selftest"; run: number; nr: number; len: number; align: boolean }
   | { cmd: "ring-msg"; run: number; n: number; size: number }
   | { cmd: "post-msg"; run: number; n: number; size: number }
+  /** Use this ring from now on (the last one was closed to stop a run). */
+  | { cmd: "ring"; ring: FragRingDescriptor }
   | { cmd: "port"; port: MessagePort };
 
 /** The producer's report of one run. */
@@ -97,20 +98,19 @@ const port = parentPort!;
 const backend = SharedBackend.attach(init.backend);
 let arena = arenaBytes(backend);
 const i32 = new Int32Array(init.control);
-/** This side's handle on the ring, new each run (see `awaitStart`). */
+/**
+ * This side's handle on the ring. A stuck run is stopped by closing the
+ * ring (the watchdog, or {@linkcode fail}): that wakes both sides, and the
+ * main program then hands out a new ring.
+ */
 let ring = FragRing.attach(init.ring);
 /** The spin budget of the waits on the control words. */
 const backoff = new RingBackoff();
 let channel: MessagePort | undefined;
 
-/**
- * Say ready, then sleep until the main program raises the start signal
- * `run`. A fresh handle on the ring picks up the shared indices (the main
- * program may have emptied the ring after a failed run) and counts this
- * run's sleeps from 0.
- */
+/** Say ready, then sleep until the main program raises the start signal `run`. */
 function awaitStart(run: number): void {
-  ring = FragRing.attach(init.ring);
+  ring.sleeps = 0;
   port.postMessage({ type: "ready", role: init.role, run });
   for (;;) {
     const go = Atomics.load(i32, GO);
@@ -124,24 +124,24 @@ function awaitFinished(run: number): boolean {
   return awaitAtLeast(i32, FINISHED, run, backoff, ring) >= 0;
 }
 
-/** Whether the exit flag is up. */
-function exiting(): boolean {
-  return Atomics.load(i32, EXIT) !== 0;
-}
-
 /**
- * Push, waiting while the ring is full (in slices of {@linkcode SLEEP_MS},
- * re-checking the exit flag); false when the flag went up first.
+ * Push a fragment, waiting for room if `wait`: 1 when pushed, 0 when the
+ * ring is full (only without `wait`), -1 when the ring was closed (the run
+ * is being stopped; the fragment is still the caller's).
  */
-function pushWaiting(addr: number, length: number): boolean {
-  while (!ring.push(addr, length, SLEEP_MS)) {
-    if (exiting()) return false;
+function push(addr: number, length: number, wait: boolean): number {
+  try {
+    if (wait) return ring.push(addr, length) ? 1 : -1;
+    return ring.tryPush(addr, length) ? 1 : 0;
+  } catch (e) {
+    if (ring.closed) return -1; // ESTATE: closed
+    throw e;
   }
-  return true;
 }
 
 function fail(message: string): string {
-  Atomics.store(i32, EXIT, 1); // the other side sees it within SLEEP_MS
+  Atomics.store(i32, EXIT, 1); // for the waits on control words
+  ring.close(); // wakes the other side
   return message;
 }
 
@@ -200,7 +200,7 @@ function selftestProducer(
     const addr = cache.allocHandle(len, opts);
     if (addr === null) {
       // The kernel test just retries; give up if memory never comes back.
-      if (++failures > 1_000_000 || exiting()) {
+      if (++failures > 1_000_000 || ring.closed) {
         error = fail(`allocHandle(${len}) kept failing`);
         break;
       }
@@ -210,12 +210,13 @@ function selftestProducer(
       error = fail(`unaligned address ${addr} returned`);
       break;
     }
-    if (full ? pushWaiting(addr, len) : ring.tryPush(addr, len)) {
+    const r = push(addr, len, full);
+    if (r === 1) {
       pushed++;
       full = false;
     } else {
       cache.free(addr);
-      if (full) {
+      if (r < 0) {
         error = "stopped (no progress)";
         break;
       }
@@ -225,6 +226,11 @@ function selftestProducer(
   }
   return producerDone(run, t0, error, pushed, dropped, cache);
 }
+
+/** Most fragments the consumer pops at once. */
+const BATCH = 16;
+const batch = new Uint32Array(BATCH);
+const lengths = new Uint32Array(BATCH);
 
 /**
  * `page_frag_pop_thread`: pop `n` addresses and free them
@@ -240,17 +246,25 @@ function consumer(
   let error: string | undefined;
   awaitStart(run);
   while (popped < n) {
-    const addr = ring.pop(SLEEP_MS);
-    if (addr === 0) {
-      if (exiting()) {
+    // Up to a batch at once, publishing the tail once (as `ptr_ring`'s
+    // consumer zeroes its slots in batches); wait only when there is none.
+    let k = ring.popMany(batch, lengths, Math.min(BATCH, n - popped));
+    if (k === 0) {
+      const addr = ring.pop(); // 0: closed, the run is being stopped
+      if (addr === 0) {
         error = "stopped (no progress)";
         break;
       }
-      continue;
+      batch[0] = addr;
+      k = 1;
     }
-    if (bad(addr, popped)) corrupt++;
-    backend.free(addr);
-    if ((++popped & 63) === 0) Atomics.store(i32, POPPED, popped); // watchdog
+    for (let j = 0; j < k; j++) {
+      const addr = batch[j];
+      if (bad(addr, popped)) corrupt++;
+      backend.free(addr);
+      popped++;
+    }
+    Atomics.store(i32, POPPED, popped); // for the watchdog
   }
   publish(i32, FINISHED, run); // wake the producer
   if (error === undefined && corrupt !== 0) {
@@ -293,7 +307,7 @@ function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
     if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
     arena.set(msg, addr);
     arena[addr] = pushed & 255;
-    if (!pushWaiting(addr, size)) {
+    if (push(addr, size, true) < 0) {
       cache.free(addr);
       error = "stopped (no progress)";
       break;
@@ -387,6 +401,10 @@ function postMsgConsumer(run: number, n: number, size: number): void {
 // ------------------------------------------------------------------- wiring
 
 port.on("message", (c: Command) => {
+  if (c.cmd === "ring") {
+    ring = FragRing.attach(c.ring);
+    return;
+  }
   if (c.cmd === "port") {
     channel = c.port;
     port.postMessage({ type: "port-ok" });
