@@ -14,13 +14,15 @@ import type { Worker } from "node:worker_threads";
 import { SharedBackend } from "../backends/shared.ts";
 import { startWorker } from "../test/worker_util.ts";
 import { runtimeVersion, table } from "./harness.ts";
+import { FragRing } from "../io/ring.ts";
 import {
-  createRingBuffer,
+  createControl,
   EXIT,
   GO,
+  POPPED,
   RECEIVED,
+  resetControl,
   RING_SLOTS,
-  SpscRing,
 } from "./page_frag_ring.ts";
 import type {
   Command,
@@ -158,13 +160,17 @@ const backend = new SharedBackend({
   maxOrder: 3,
   maxBytes: 64 << 20,
 });
-const ringBuffer = createRingBuffer();
-const ring = new SpscRing(ringBuffer);
-const i32 = ring.i32;
+let ring = new FragRing(RING_SLOTS);
+const i32 = createControl();
 let runId = 0;
 
 function start(role: WorkerInit["role"]): Worker {
-  const init: WorkerInit = { role, ring: ringBuffer, backend: backend.share() };
+  const init: WorkerInit = {
+    role,
+    ring: ring.share(),
+    control: i32.buffer as SharedArrayBuffer,
+    backend: backend.share(),
+  };
   return startWorker(new URL("./page_frag_worker.ts", import.meta.url), init);
 }
 
@@ -202,7 +208,17 @@ async function runBoth(
   make: (run: number) => Command,
 ): Promise<[ProducerDone, ConsumerDone, number]> {
   const run = ++runId;
-  ring.reset();
+  resetControl(i32);
+  if (ring.closed) {
+    // The last run was stopped: free what it left in the ring (both
+    // workers are idle) and give them a new one.
+    const drain = FragRing.attach(ring.share());
+    for (let a = drain.tryPop(); a !== 0; a = drain.tryPop()) backend.free(a);
+    ring = new FragRing(RING_SLOTS);
+    const cmd: Command = { cmd: "ring", ring: ring.share() };
+    producer.postMessage(cmd);
+    consumer.postMessage(cmd);
+  }
   const isRun = (m: Msg) => m.run === run;
   const ready = Promise.all([
     nextMessage<Msg>(producer, (m) => m.type === "ready" && isRun(m)),
@@ -226,13 +242,13 @@ async function runBoth(
   Atomics.notify(i32, GO);
   let last = -1, still = 0;
   const watchdog = setInterval(() => {
-    const progress = ring.pushed() + ring.popped() +
-      Atomics.load(i32, RECEIVED);
+    const progress = Atomics.load(i32, POPPED) + Atomics.load(i32, RECEIVED);
     if (progress !== last) {
       last = progress;
       still = 0;
     } else if (++still >= 10) {
-      Atomics.store(i32, EXIT, 1);
+      Atomics.store(i32, EXIT, 1); // stops the waits on control words
+      ring.close(); // and wakes both sides of the ring
     }
   }, 1000);
   try {

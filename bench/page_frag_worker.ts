@@ -19,21 +19,24 @@ import {
   SharedBackend,
   type SharedBackendDescriptor,
 } from "../backends/shared.ts";
+import { FragRing, type FragRingDescriptor, RingBackoff } from "../io/ring.ts";
 import {
+  awaitAtLeast,
   EXIT,
   FINISHED,
   GO,
+  POPPED,
+  publish,
   RECEIVED,
-  RECV_WAITING,
   RING_SLOTS,
-  SLEEP_MS,
-  SpscRing,
 } from "./page_frag_ring.ts";
 
 /** What the main program hands each worker at start. */
 export interface WorkerInit {
   role: "producer" | "consumer";
-  ring: SharedArrayBuffer;
+  ring: FragRingDescriptor;
+  /** The control words (bench/page_frag_ring.ts). */
+  control: SharedArrayBuffer;
   backend: SharedBackendDescriptor;
 }
 
@@ -42,6 +45,8 @@ export type Command =
   | { cmd: "selftest"; run: number; nr: number; len: number; align: boolean }
   | { cmd: "ring-msg"; run: number; n: number; size: number }
   | { cmd: "post-msg"; run: number; n: number; size: number }
+  /** Use this ring from now on (the last one was closed to stop a run). */
+  | { cmd: "ring"; ring: FragRingDescriptor }
   | { cmd: "port"; port: MessagePort };
 
 /** The producer's report of one run. */
@@ -92,13 +97,20 @@ const init = workerData as WorkerInit;
 const port = parentPort!;
 const backend = SharedBackend.attach(init.backend);
 let arena = arenaBytes(backend);
-const ring = new SpscRing(init.ring);
-const i32 = ring.i32;
+const i32 = new Int32Array(init.control);
+/**
+ * This side's handle on the ring. A stuck run is stopped by closing the
+ * ring (the watchdog, or {@linkcode fail}): that wakes both sides, and the
+ * main program then hands out a new ring.
+ */
+let ring = FragRing.attach(init.ring);
+/** The spin budget of the waits on the control words. */
+const backoff = new RingBackoff();
 let channel: MessagePort | undefined;
 
 /** Say ready, then sleep until the main program raises the start signal `run`. */
 function awaitStart(run: number): void {
-  ring.resetLocal();
+  ring.sleeps = 0;
   port.postMessage({ type: "ready", role: init.role, run });
   for (;;) {
     const go = Atomics.load(i32, GO);
@@ -109,30 +121,27 @@ function awaitStart(run: number): void {
 
 /** Producer side: wait until the consumer marked run `run` finished. */
 function awaitFinished(run: number): boolean {
-  const backoff = ring.backoff;
-  backoff.reset();
-  for (;;) {
-    const f = Atomics.load(i32, FINISHED);
-    if (f === run) {
-      backoff.done();
-      return true;
-    }
-    if (Atomics.load(i32, EXIT) !== 0) return false;
-    if (backoff.spin()) continue;
-    ring.sleeps++;
-    Atomics.wait(i32, FINISHED, f, SLEEP_MS);
+  return awaitAtLeast(i32, FINISHED, run, backoff, ring) >= 0;
+}
+
+/**
+ * Push a fragment, waiting for room if `wait`: 1 when pushed, 0 when the
+ * ring is full (only without `wait`), -1 when the ring was closed (the run
+ * is being stopped; the fragment is still the caller's).
+ */
+function push(addr: number, length: number, wait: boolean): number {
+  try {
+    if (wait) return ring.push(addr, length) ? 1 : -1;
+    return ring.tryPush(addr, length) ? 1 : 0;
+  } catch (e) {
+    if (ring.closed) return -1; // ESTATE: closed
+    throw e;
   }
 }
 
-/** Consumer side: mark run `run` finished and wake the producer. */
-function finish(run: number): void {
-  ring.flush();
-  Atomics.store(i32, FINISHED, run);
-  Atomics.notify(i32, FINISHED);
-}
-
 function fail(message: string): string {
-  Atomics.store(i32, EXIT, 1); // the other side sees it within SLEEP_MS
+  Atomics.store(i32, EXIT, 1); // for the waits on control words
+  ring.close(); // wakes the other side
   return message;
 }
 
@@ -182,6 +191,8 @@ function selftestProducer(
   const cache = createPageFragCache({ backend });
   const opts = align ? ALIGN64 : undefined;
   let pushed = 0, dropped = 0, failures = 0;
+  // After a ring-full free, the next fragment waits for room.
+  let full = false;
   let error: string | undefined;
   awaitStart(run);
   const t0 = performance.now();
@@ -189,7 +200,7 @@ function selftestProducer(
     const addr = cache.allocHandle(len, opts);
     if (addr === null) {
       // The kernel test just retries; give up if memory never comes back.
-      if (++failures > 1_000_000 || ring.exiting()) {
+      if (++failures > 1_000_000 || ring.closed) {
         error = fail(`allocHandle(${len}) kept failing`);
         break;
       }
@@ -199,19 +210,27 @@ function selftestProducer(
       error = fail(`unaligned address ${addr} returned`);
       break;
     }
-    if (ring.tryPush(addr)) {
+    const r = push(addr, len, full);
+    if (r === 1) {
       pushed++;
+      full = false;
     } else {
       cache.free(addr);
-      dropped++;
-      if (!ring.waitForSpace()) {
+      if (r < 0) {
         error = "stopped (no progress)";
         break;
       }
+      dropped++;
+      full = true;
     }
   }
   return producerDone(run, t0, error, pushed, dropped, cache);
 }
+
+/** Most fragments the consumer pops at once. */
+const BATCH = 16;
+const batch = new Uint32Array(BATCH);
+const lengths = new Uint32Array(BATCH);
 
 /**
  * `page_frag_pop_thread`: pop `n` addresses and free them
@@ -227,19 +246,27 @@ function consumer(
   let error: string | undefined;
   awaitStart(run);
   while (popped < n) {
-    const addr = ring.tryPop();
-    if (addr === 0) {
-      if (!ring.waitForData()) {
+    // Up to a batch at once, publishing the tail once (as `ptr_ring`'s
+    // consumer zeroes its slots in batches); wait only when there is none.
+    let k = ring.popMany(batch, lengths, Math.min(BATCH, n - popped));
+    if (k === 0) {
+      const addr = ring.pop(); // 0: closed, the run is being stopped
+      if (addr === 0) {
         error = "stopped (no progress)";
         break;
       }
-      continue;
+      batch[0] = addr;
+      k = 1;
     }
-    if (bad(addr, popped)) corrupt++;
-    backend.free(addr);
-    popped++;
+    for (let j = 0; j < k; j++) {
+      const addr = batch[j];
+      if (bad(addr, popped)) corrupt++;
+      backend.free(addr);
+      popped++;
+    }
+    Atomics.store(i32, POPPED, popped); // for the watchdog
   }
-  finish(run);
+  publish(i32, FINISHED, run); // wake the producer
   if (error === undefined && corrupt !== 0) {
     error = `${corrupt} corrupted messages`;
   }
@@ -280,13 +307,11 @@ function ringMsgProducer(run: number, n: number, size: number): ProducerDone {
     if (addr + size > arena.length) arena = arenaBytes(backend); // it grew
     arena.set(msg, addr);
     arena[addr] = pushed & 255;
-    while (!ring.tryPush(addr)) {
-      if (!ring.waitForSpace()) {
-        error = "stopped (no progress)";
-        break;
-      }
+    if (push(addr, size, true) < 0) {
+      cache.free(addr);
+      error = "stopped (no progress)";
+      break;
     }
-    if (error !== undefined) break;
     pushed++;
   }
   return producerDone(run, t0, error, pushed, 0, cache);
@@ -341,23 +366,7 @@ function postMsgProducer(run: number, n: number, size: number): ProducerDone {
 
 /** Wait until the consumer has received at least `want` messages; -1 on exit. */
 function awaitReceived(want: number): number {
-  const backoff = ring.backoff;
-  backoff.reset();
-  for (;;) {
-    const r = Atomics.load(i32, RECEIVED);
-    if (r >= want) {
-      backoff.done();
-      return r;
-    }
-    if (Atomics.load(i32, EXIT) !== 0) return -1;
-    if (backoff.spin()) continue;
-    Atomics.store(i32, RECV_WAITING, 1);
-    if (Atomics.load(i32, RECEIVED) === r) {
-      ring.sleeps++;
-      Atomics.wait(i32, RECEIVED, r, SLEEP_MS);
-    }
-    Atomics.store(i32, RECV_WAITING, 0);
-  }
+  return awaitAtLeast(i32, RECEIVED, want, backoff, ring);
 }
 
 /** Count the messages as they arrive on the port; answer `done` after `n`. */
@@ -369,8 +378,7 @@ function postMsgConsumer(run: number, n: number, size: number): void {
     const m = e.data as Uint8Array;
     if (m[0] !== (received & 255) || m[size - 1] !== last) bad++;
     received++;
-    Atomics.store(i32, RECEIVED, received);
-    if (Atomics.load(i32, RECV_WAITING) !== 0) Atomics.notify(i32, RECEIVED);
+    publish(i32, RECEIVED, received);
     if (received === n) {
       input.onmessage = null;
       port.postMessage(
@@ -393,6 +401,10 @@ function postMsgConsumer(run: number, n: number, size: number): void {
 // ------------------------------------------------------------------- wiring
 
 port.on("message", (c: Command) => {
+  if (c.cmd === "ring") {
+    ring = FragRing.attach(c.ring);
+    return;
+  }
   if (c.cmd === "port") {
     channel = c.port;
     port.postMessage({ type: "port-ok" });
