@@ -3,9 +3,10 @@
  * address is a wasm pointer (a byte offset in the memory), so an exported
  * wasm function can read and write a fragment in place.
  *
- * The page allocator itself (buddy allocator, shared metadata, lock, budget)
- * is {@linkcode ArenaBackend} in `backends/shared.ts`; this file supplies the
- * arena: which memory, from which byte, and how it grows.
+ * The page allocator itself (buddy allocator, shared metadata, lock, budget,
+ * attachments and recovery) is {@linkcode ArenaBackend} in
+ * `backends/arena.ts`, shared with the shared backend; this file supplies
+ * the arena: which memory, from which byte, and how it grows.
  *
  * - **Own memory** (the default): a new *shared* memory sized from the budget
  *   (at most 1 GiB, so addresses stay below 2^30). It grows with
@@ -20,7 +21,13 @@
  *   would detach every view handed out, so the backend uses only the bytes
  *   between `base` and the memory's current end, and `allocPage` returns 0
  *   when they are spent. If your own code grows it anyway, every view is
- *   dead: `view` and `addressOf` then throw `ESTATE`.
+ *   dead: `view`, `addressOf` and `allocPage` then throw `ESTATE` (and no
+ *   page is taken).
+ *
+ * A shared memory grown by another worker is seen at once: before a view
+ * reaches past the length this worker knows, the backend reads
+ * `memory.buffer` again (and, where a runtime keeps a stale one, refreshes
+ * it with `memory.grow(0)`).
  *
  * Metadata (reference counts, free lists, counters) is kept outside the
  * memory, in a `SharedArrayBuffer`, where the module cannot overwrite it.
@@ -30,7 +37,9 @@
 import { PageFragError } from "../core/errors.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { show } from "../core/format.ts";
-import { ArenaBackend } from "./shared.ts";
+import { ArenaBackend, type AttachOptions, attachTimeout } from "./arena.ts";
+import { ArenaMeta, ownProps } from "./arena_meta.ts";
+import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
 
 /** Bytes in a wasm page. */
 const WASM_PAGE = 65536;
@@ -81,6 +90,11 @@ export interface WasmBackendOptions extends BackendOptions {
    * maximum if smaller.
    */
   initialBytes?: number;
+  /**
+   * Bound on every wait for the arena's lock, in milliseconds (`ETIMEDOUT`
+   * / `EOWNERDEAD` past it, naming the holder). Default 2000.
+   */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -99,8 +113,10 @@ export interface WasmBackendOptions extends BackendOptions {
 export interface WasmBackendDescriptor {
   /** Always `"pagefrag.wasm"`. */
   readonly kind: "pagefrag.wasm";
-  /** Layout version of the descriptor and metadata: 1. */
+  /** Layout version of the descriptor: 1. */
   readonly version: 1;
+  /** The arena's identity: attach checks it against the metadata (and the backend's own memory). */
+  readonly uid: number;
   /** The pages: a shared `WebAssembly.Memory`; addresses are offsets in it. */
   readonly memory: WebAssembly.Memory;
   /** The metadata: lock, free lists, counters, per-page reference counts and flags. */
@@ -189,13 +205,16 @@ export class WasmBackend extends ArenaBackend {
    * if (other.pageSize !== 4096) throw new Error();
    * ```
    */
-  constructor(descriptor: WasmBackendDescriptor);
-  constructor(options: WasmBackendOptions | WasmBackendDescriptor = {}) {
+  constructor(descriptor: WasmBackendDescriptor, options?: AttachOptions);
+  constructor(
+    options: WasmBackendOptions | WasmBackendDescriptor = {},
+    attach?: AttachOptions,
+  ) {
     const d = isDescriptor(options)
-      ? WasmBackend.#check(options)
+      ? WasmBackend.#check(ownProps(options), attach)
       : WasmBackend.#create(options);
     const buffer = d.memory.buffer;
-    super(d.meta, buffer);
+    super(d.meta, buffer, d.lockTimeoutMs);
     this.memory = d.memory;
     this.base = d.base;
     this.shared = isSharedBuffer(buffer);
@@ -210,8 +229,19 @@ export class WasmBackend extends ArenaBackend {
     meta: SharedArrayBuffer;
     base: number;
     limitBytes: number;
+    lockTimeoutMs: number | undefined;
   } {
+    if (options === null || typeof options !== "object") {
+      throw badOption(
+        `WasmBackend options must be an object, got ${show(options)}`,
+      );
+    }
+    options = ownProps(options);
     const o = resolveBackendOptions(options);
+    const lockTimeoutMs = checkLockTimeout(
+      options.lockTimeoutMs,
+      DEFAULT_LOCK_TIMEOUT_MS,
+    );
     const user = options.memory;
     if (user !== undefined && !(user instanceof WebAssembly.Memory)) {
       throw badOption(
@@ -241,7 +271,7 @@ export class WasmBackend extends ArenaBackend {
       );
     }
     const firstSlot = Math.max(1, Math.ceil(base / o.pageSize));
-    let slotLimit = ArenaBackend.arenaSlots(o, firstSlot);
+    let slotLimit = ArenaMeta.slots(o, firstSlot);
     if (user !== undefined && !isSharedBuffer(user.buffer)) {
       slotLimit = Math.min(slotLimit, Math.floor(length / o.pageSize));
       if (slotLimit <= firstSlot) {
@@ -281,20 +311,27 @@ export class WasmBackend extends ArenaBackend {
       );
       memory = new WebAssembly.Memory({ initial, maximum, shared: true });
     }
+    // The backend's own memory has bytes below base no page uses: they name
+    // the metadata, so attach can check a descriptor's memory against it.
+    const own = user === undefined;
+    const meta = ArenaMeta.create(o, firstSlot, slotLimit, lockTimeoutMs, own);
+    if (own) ArenaMeta.stamp(memory.buffer, new ArenaMeta(meta).uid);
     return {
       memory,
-      meta: ArenaBackend.createMetadata(o, firstSlot, slotLimit),
+      meta,
       base: firstSlot * o.pageSize,
       limitBytes,
+      lockTimeoutMs,
     };
   }
 
   /** Validate an attach descriptor: shape, version, shared memory, metadata. */
-  static #check(d: WasmBackendDescriptor): {
+  static #check(d: WasmBackendDescriptor, attach: AttachOptions | undefined): {
     memory: WebAssembly.Memory;
     meta: SharedArrayBuffer;
     base: number;
     limitBytes: number;
+    lockTimeoutMs: number | undefined;
   } {
     if (d.version !== 1) {
       throw badOption(
@@ -314,7 +351,12 @@ export class WasmBackend extends ArenaBackend {
         "attach(): the memory is not shared; only a shared memory can be used from several workers",
       );
     }
-    const { firstSlot, slotLimit } = ArenaBackend.checkMetadata(d.meta, d);
+    const { firstSlot, slotLimit, uid, stamped } = ArenaMeta.check(d.meta, d);
+    if (stamped && !ArenaMeta.stampedWith(memory.buffer, uid)) {
+      throw badOption(
+        "attach(): the descriptor's memory is not the memory of its meta (parts of two descriptors?)",
+      );
+    }
     if (d.base !== firstSlot * d.pageSize) {
       throw badOption(
         `attach(): the descriptor's base ${
@@ -333,6 +375,7 @@ export class WasmBackend extends ArenaBackend {
       meta: d.meta,
       base: d.base,
       limitBytes: slotLimit * d.pageSize,
+      lockTimeoutMs: attachTimeout(attach),
     };
   }
 
@@ -358,6 +401,7 @@ export class WasmBackend extends ArenaBackend {
     return {
       kind: "pagefrag.wasm",
       version: 1,
+      uid: this.uid,
       memory: this.memory,
       meta: this.metadata,
       base: this.base,
@@ -384,7 +428,10 @@ export class WasmBackend extends ArenaBackend {
    * if (away.stats().pagesInUse !== 0) throw new Error();
    * ```
    */
-  static attach(descriptor: WasmBackendDescriptor): WasmBackend {
+  static attach(
+    descriptor: WasmBackendDescriptor,
+    options?: AttachOptions,
+  ): WasmBackend {
     if (!isDescriptor(descriptor)) {
       throw badOption(
         `attach(): expected a descriptor from WasmBackend.share(), got ${
@@ -392,7 +439,7 @@ export class WasmBackend extends ArenaBackend {
         }`,
       );
     }
-    return new WasmBackend(descriptor);
+    return new WasmBackend(descriptor, options);
   }
 
   /**
@@ -402,7 +449,11 @@ export class WasmBackend extends ArenaBackend {
   protected growArena(bytes: number): boolean {
     if (!this.shared) return bytes <= this.#limitBytes;
     const memory = this.memory;
-    const length = memory.buffer.byteLength;
+    if (bytes <= memory.buffer.byteLength) return true;
+    // grow(0) answers the current size even where memory.buffer is stale
+    // (another worker grew it); it also makes a new buffer object, so only
+    // when the size matters.
+    const length = memory.grow(0) * WASM_PAGE;
     if (bytes <= length) return true;
     const target = Math.min(this.#limitBytes, Math.max(bytes, length * 2));
     try {
@@ -418,12 +469,20 @@ export class WasmBackend extends ArenaBackend {
   }
 
   /**
-   * The memory's current buffer. For an unshared memory that is only ever
-   * the first one: a new one means the memory was grown outside the
-   * backend and every view handed out is detached (`ESTATE`).
+   * The memory's current buffer, at least `minBytes` long when the memory
+   * is. Some runtimes (Deno) keep handing out a stale, shorter
+   * `memory.buffer` in a worker after another worker grew a shared memory:
+   * `memory.grow(0)` makes them take the current length. For an unshared
+   * memory the buffer is only ever the first one: a new one means the
+   * memory was grown outside the backend and every view handed out is
+   * detached (`ESTATE`).
    */
-  protected currentBuffer(): ArrayBufferLike {
-    const buffer = this.memory.buffer;
+  protected currentBuffer(minBytes: number): ArrayBufferLike {
+    let buffer = this.memory.buffer;
+    if (this.shared && buffer.byteLength < minBytes) {
+      this.memory.grow(0);
+      buffer = this.memory.buffer;
+    }
     if (this.#fixedBuffer !== undefined && buffer !== this.#fixedBuffer) {
       throw new PageFragError(
         "ESTATE",

@@ -1,0 +1,387 @@
+/**
+ * {@linkcode ArenaBackend}: the page allocator over one contiguous arena of
+ * memory that both the shared backend (`backends/shared.ts`, a
+ * `SharedArrayBuffer`) and the wasm backend (`backends/wasm.ts`, a
+ * `WebAssembly.Memory`) use, with what it takes to survive a thread that
+ * dies: attachments, cache states kept in shared memory, and recovery. The
+ * pages themselves are `backends/arena_pages.ts`.
+ *
+ * **Threads and faults.** Each thread that uses the arena (the creator, and
+ * every worker that attaches) holds an *attachment*: a small id
+ * ({@linkcode ArenaBackend.attachmentId}) and a record in the metadata. The
+ * lock records its holder's id and bounds every wait (`ETIMEDOUT` /
+ * `EOWNERDEAD` name the holder). When a thread dies, whoever learns of it
+ * (a worker's `exit` event, an `ETIMEDOUT` naming the id) calls
+ * {@linkcode ArenaBackend.recover}: the lock is taken over, the free lists
+ * are rebuilt from the page table, the caches the dead thread made over
+ * the arena ({@linkcode ArenaBackend.cacheState}) are drained, and the page
+ * it was taking or returning goes back. docs/hardening.md has the table.
+ *
+ * @module
+ */
+import { PageFragError } from "../core/errors.ts";
+import { show } from "../core/format.ts";
+import {
+  type CacheState,
+  createCacheState,
+  PageFragCache,
+} from "../core/cache.ts";
+import {
+  A_PENDING,
+  A_RELEASING,
+  A_STATE,
+  ALIVE,
+  DEAD,
+  FREE_ID,
+  MAX_ATTACH,
+  MAX_CACHES,
+  ownProps,
+} from "./arena_meta.ts";
+import { ArenaPages, leaveThread } from "./arena_pages.ts";
+import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
+
+function badOption(message: string): PageFragError {
+  return new PageFragError("EINVAL_OPTION", message);
+}
+
+/** A policy set that only drains (recovery of a dead thread's caches). */
+const DRAIN_ONLY = {
+  align: { name: "recover", align: 1 },
+  refill: { name: "recover", plan: () => [] },
+  pfmemalloc: {
+    name: "recover",
+    mayUseReserve: () => false,
+    mayRecycle: () => false,
+  },
+} as const;
+
+/**
+ * Options of `SharedBackend.attach` and `WasmBackend.attach`:
+ * per-attachment settings.
+ *
+ * @example
+ * ```ts
+ * import { type AttachOptions, SharedBackend } from "@pagefrag/pagefrag/backends/shared";
+ *
+ * const opts: AttachOptions = { lockTimeoutMs: 500 };
+ * const away = SharedBackend.attach(new SharedBackend().share(), opts);
+ * if (away.lockTimeoutMs !== 500) throw new Error();
+ * ```
+ */
+export interface AttachOptions {
+  /** Bound on lock waits for this attachment (default: the arena's). */
+  lockTimeoutMs?: number;
+}
+
+/** The lock timeout of attach options (own property only), checked (internal). */
+export function attachTimeout(
+  o: AttachOptions | undefined,
+): number | undefined {
+  if (o === undefined) return undefined;
+  if (o === null || typeof o !== "object") {
+    throw badOption(`attach options must be an object, got ${show(o)}`);
+  }
+  const own = ownProps(o);
+  for (const key of Object.keys(own)) {
+    if (key !== "lockTimeoutMs") {
+      throw badOption(
+        `unknown attach option ${show(key)} (known: lockTimeoutMs)`,
+      );
+    }
+  }
+  return own.lockTimeoutMs === undefined
+    ? undefined
+    : checkLockTimeout(own.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS);
+}
+
+/**
+ * What {@linkcode ArenaBackend.recover} did.
+ *
+ * @example
+ * ```ts
+ * import type { RecoveryReport } from "@pagefrag/pagefrag/backends/shared";
+ *
+ * const r: RecoveryReport = { recovered: false, lockTakenOver: false, pagesReleased: 0, cachesDrained: 0 };
+ * if (r.recovered) throw new Error();
+ * ```
+ */
+export interface RecoveryReport {
+  /** False when the id was not attached (already recovered or detached). */
+  readonly recovered: boolean;
+  /** The dead thread held the arena's lock: it was taken over and the free lists rebuilt. */
+  readonly lockTakenOver: boolean;
+  /** Pages returned because the dead thread was taking or returning them. */
+  readonly pagesReleased: number;
+  /**
+   * Its caches (made with {@linkcode ArenaBackend.cacheState}) that held a
+   * page and were drained: each page went back, or goes back with its last
+   * live fragment.
+   */
+  readonly cachesDrained: number;
+}
+
+/**
+ * The arena page allocator ({@linkcode ArenaPages}) plus attachments and
+ * recovery: the base class of `SharedBackend` and `WasmBackend`.
+ *
+ * @example
+ * ```ts
+ * import { ArenaBackend } from "@pagefrag/pagefrag/backends/shared";
+ * import { SharedBackend } from "@pagefrag/pagefrag";
+ * import assert from "node:assert/strict";
+ *
+ * const backend: ArenaBackend = new SharedBackend({ maxBytes: 1 << 20 });
+ * assert.ok(backend.attachmentId >= 1, "this thread is attached");
+ * ```
+ */
+export abstract class ArenaBackend extends ArenaPages {
+  static #records = new FinalizationRegistry<
+    { backend: ArenaBackend; record: number }
+  >(({ backend, record }) => backend.#dropRecord(record));
+
+  /**
+   * This thread's attachment id in the arena (1 .. 128): what lock errors
+   * name as the holder, and what the owner passes to
+   * {@linkcode ArenaBackend.recover} once this thread is gone. Every
+   * backend object of one thread over one arena has the same id. A worker
+   * should report it to the owner (e.g. in its first message).
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const home = new SharedBackend();
+   * const again = SharedBackend.attach(home.share());
+   * assert.equal(again.attachmentId, home.attachmentId, "one id per thread");
+   * ```
+   */
+  get attachmentId(): number {
+    return this.threadId;
+  }
+
+  /**
+   * The state of attachment `id`: `"free"` (no thread holds it), `"alive"`,
+   * or `"dead"` (declared dead; recovery under way).
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const b = new SharedBackend();
+   * assert.equal(b.attachmentState(b.attachmentId), "alive");
+   * assert.equal(b.attachmentState(99), "free");
+   * ```
+   */
+  attachmentState(id: number): "free" | "alive" | "dead" {
+    if (
+      typeof id !== "number" || (id | 0) !== id || id < 1 || id > MAX_ATTACH
+    ) {
+      return "free";
+    }
+    const s = Atomics.load(
+      this.arenaMeta.meta,
+      this.arenaMeta.attachIndex(id, A_STATE),
+    );
+    return s === ALIVE ? "alive" : s === DEAD ? "dead" : "free";
+  }
+
+  /**
+   * A cache state in the arena's shared metadata, for a cache made over
+   * this backend (`new PageFragCache(backend, ..., backend.cacheState())`):
+   * when this thread dies, {@linkcode ArenaBackend.recover} can then drain
+   * the cache and return its page. `undefined` when all 64 records are in
+   * use (the cache then keeps private state: its page is not recoverable).
+   * The record goes back when the cache is garbage-collected (its page is
+   * drained then) or when this thread detaches.
+   *
+   * @example
+   * ```ts
+   * import { kernelPfmemalloc, kernelRefill, noAlignment, PageFragCache, SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const backend = new SharedBackend();
+   * const cache = new PageFragCache(backend, noAlignment, kernelRefill, kernelPfmemalloc, backend.cacheState());
+   * cache.free(cache.allocHandle(100)!);
+   * assert.equal(backend.stats().pagesInUse, 1, "the cache holds its page");
+   * ```
+   */
+  cacheState(): CacheState | undefined {
+    const m = this.arenaMeta;
+    for (let r = 0; r < MAX_CACHES; r++) {
+      const at = m.cacheOwnerIndex(r);
+      if (
+        Atomics.compareExchange(this.arenaMeta.meta, at, 0, this.threadId) === 0
+      ) {
+        const state = createCacheState(m.buffer, m.cacheStateByte(r));
+        state.words.fill(0);
+        state.counters.fill(0);
+        ArenaBackend.#records.register(state, { backend: this, record: r });
+        return state;
+      }
+    }
+    return undefined;
+  }
+
+  /** Drain cache record `r` of this thread and free it (its cache is gone). */
+  #dropRecord(r: number): void {
+    const m = this.arenaMeta;
+    if (
+      Atomics.load(this.arenaMeta.meta, m.cacheOwnerIndex(r)) !== this.threadId
+    ) return;
+    this.#drainRecord(r);
+  }
+
+  /** Drain record `r` (whoever owned it is gone) and free it; true if it held a page. */
+  #drainRecord(r: number): boolean {
+    const m = this.arenaMeta;
+    const state = createCacheState(m.buffer, m.cacheStateByte(r));
+    const cache = new PageFragCache(
+      this,
+      DRAIN_ONLY.align,
+      DRAIN_ONLY.refill,
+      DRAIN_ONLY.pfmemalloc,
+      state,
+    );
+    const before = cache.stats().drains;
+    try {
+      cache.drain();
+    } catch {
+      // A page the record names is not live (the thread died between two
+      // writes of its cache state): nothing to give back.
+    }
+    const drained = cache.stats().drains !== before;
+    state.words.fill(0);
+    Atomics.store(this.arenaMeta.meta, m.cacheOwnerIndex(r), 0);
+    return drained;
+  }
+
+  /**
+   * Declare attachment `id` dead and recover what it left: take over the
+   * arena's lock if it died holding it (and rebuild the free lists and
+   * gauges from the page table), return the page it was taking or
+   * returning, drain the caches it made with
+   * {@linkcode ArenaBackend.cacheState}, and free the id. Survivors then go
+   * on with full capacity minus the fragments still live elsewhere.
+   *
+   * Call it only for a thread that is really gone (its worker's `exit`
+   * event, or a `process.exit()` you know of): recovering a live thread
+   * corrupts the arena. A second call for the same id does nothing.
+   * `EINVAL_OPTION` for this thread's own id or one out of range.
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const home = new SharedBackend();
+   * // A worker attached, reported its id, took a page and died (simulated):
+   * const report = home.recover(home.attachmentId + 1);
+   * assert.equal(report.recovered, false, "that id was never attached");
+   * ```
+   */
+  recover(id: number): RecoveryReport {
+    if (
+      typeof id !== "number" || (id | 0) !== id || id < 1 || id > MAX_ATTACH ||
+      id === this.threadId
+    ) {
+      throw new PageFragError(
+        "EINVAL_OPTION",
+        `recover(): ${
+          show(id)
+        } is not the attachment id of another thread (1 .. ${MAX_ATTACH}, not ${this.threadId})`,
+      );
+    }
+    const m = this.arenaMeta;
+    const meta = this.arenaMeta.meta;
+    const at = m.attachIndex(id, A_STATE);
+    if (Atomics.load(meta, at) === FREE_ID) {
+      return {
+        recovered: false,
+        lockTakenOver: false,
+        pagesReleased: 0,
+        cachesDrained: 0,
+      };
+    }
+    Atomics.store(meta, at, DEAD);
+    let pagesReleased = 0;
+    const lockTakenOver = this.arenaLock.steal(id);
+    if (!lockTakenOver) this.enterLock();
+    try {
+      if (lockTakenOver) m.rebuild();
+      const pending = meta[m.attachIndex(id, A_PENDING)];
+      if (
+        m.isLiveHead(pending) && Atomics.load(this.refCounts, pending) === 1
+      ) {
+        // Taken and never given to a cache (it died inside its refill).
+        Atomics.store(this.refCounts, pending, 0);
+        m.releaseLocked(pending);
+        pagesReleased++;
+      }
+      const releasing = meta[m.attachIndex(id, A_RELEASING)];
+      if (
+        m.isLiveHead(releasing) && Atomics.load(this.refCounts, releasing) === 0
+      ) {
+        m.releaseLocked(releasing); // it died between the last free and the return
+        pagesReleased++;
+      }
+      meta[m.attachIndex(id, A_PENDING)] = 0;
+      meta[m.attachIndex(id, A_RELEASING)] = 0;
+    } finally {
+      this.arenaLock.exit();
+    }
+    let cachesDrained = 0;
+    for (let r = 0; r < MAX_CACHES; r++) {
+      if (Atomics.load(meta, m.cacheOwnerIndex(r)) !== id) continue;
+      if (this.#drainRecord(r)) cachesDrained++;
+    }
+    Atomics.store(meta, at, FREE_ID);
+    this.signalRelease();
+    return { recovered: true, lockTakenOver, pagesReleased, cachesDrained };
+  }
+
+  /**
+   * Leave the arena: this backend object is done (every later call that
+   * needs the lock is `ESTATE`). When it was this thread's last backend
+   * object over the arena, the caches it made with
+   * {@linkcode ArenaBackend.cacheState} are drained and the attachment id
+   * is freed for another thread. Drain your caches first; fragments stay
+   * valid and may be freed from any other worker.
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const home = new SharedBackend();
+   * const away = SharedBackend.attach(home.share());
+   * const page = away.allocPage(0, false);
+   * away.detach();
+   * home.free(page);
+   * assert.equal(home.attachmentState(home.attachmentId), "alive", "home still attached");
+   * ```
+   */
+  detach(): void {
+    if (this.detached) return;
+    const m = this.arenaMeta;
+    if (!leaveThread(m.uid, this.threadId)) {
+      this.detached = true;
+      return;
+    }
+    for (let r = 0; r < MAX_CACHES; r++) {
+      if (
+        Atomics.load(this.arenaMeta.meta, m.cacheOwnerIndex(r)) ===
+          this.threadId
+      ) {
+        this.#drainRecord(r);
+      }
+    }
+    this.detached = true;
+    Atomics.store(
+      this.arenaMeta.meta,
+      m.attachIndex(this.threadId, A_STATE),
+      FREE_ID,
+    );
+  }
+}
