@@ -41,7 +41,6 @@ import {
   LOCK,
   MAX_ATTACH,
   MAX_BYTES,
-  MAX_CACHES,
   ORDER_MASK,
   PAGE_FAILURES,
   PAGES_ALLOCATED,
@@ -252,8 +251,20 @@ export abstract class ArenaPages implements MemoryBackend {
     return this.#refs;
   }
 
-  /** This arena's identity (a random number; descriptors carry it, attach checks it). */
-  protected get uid(): number {
+  /**
+   * This arena's identity: a random number every descriptor of it carries
+   * and attach checks, and that a shared netdev cache's state records.
+   *
+   * @example
+   * ```ts
+   * import { SharedBackend } from "@pagefrag/pagefrag";
+   * import assert from "node:assert/strict";
+   *
+   * const b = new SharedBackend();
+   * assert.equal(SharedBackend.attach(b.share()).uid, b.uid, "one arena, one identity");
+   * ```
+   */
+  get uid(): number {
     return this.arenaMeta.uid;
   }
 
