@@ -4,6 +4,13 @@ import { createPageFragCache } from "../mod.ts";
 import { WasmBackend } from "../backends/wasm.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
 import { assertPagesClean, assertRingClean } from "./workers/harness.ts";
+import {
+  arenaDeath,
+  CAN_TERMINATE,
+  DEATHS,
+  killSweep,
+  viewAfterGrowth,
+} from "./workers/faults.ts";
 
 contractSuite("wasm", (o) => new WasmBackend(o));
 
@@ -338,5 +345,21 @@ describe("wasm backend: workers", () => {
     const reserveBytes = 64 * 1024;
     const backend = new WasmBackend({ maxBytes, reserveBytes });
     await assertPagesClean(backend, 100_000, maxBytes, reserveBytes);
+  });
+});
+
+describe("wasm backend: faults", () => {
+  for (const death of DEATHS) {
+    it(`H5: a worker dies holding the arena's page lock (${death})`, async () => {
+      await arenaDeath("wasm", death);
+    });
+  }
+  if (CAN_TERMINATE) {
+    it("H5 sweep: 8 workers terminated at random moments while churning", async () => {
+      assert.ok((await killSweep("wasm", 8, 11)) <= 8);
+    });
+  }
+  it("F2: a worker attached before the memory grew views a fragment past its stale length", async () => {
+    await viewAfterGrowth("wasm");
   });
 });

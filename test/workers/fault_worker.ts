@@ -30,7 +30,13 @@ import {
   type WasmBackendDescriptor,
 } from "../../mod.ts";
 
-export type FaultMode = "locked" | "refill" | "arena" | "detach" | "churn";
+export type FaultMode =
+  | "locked"
+  | "refill"
+  | "arena"
+  | "detach"
+  | "churn"
+  | "view";
 
 export interface FaultData {
   mode: FaultMode;
@@ -127,6 +133,24 @@ switch (data.mode) {
         }
       }
     }
+  }
+  case "view": {
+    // F2: attach now, view later, after the owner grew the memory.
+    const d = data.backend!;
+    const b = d.kind === "pagefrag.wasm"
+      ? WasmBackend.attach(d)
+      : SharedBackend.attach(d);
+    port.postMessage({
+      id: b.attachmentId,
+      length: d.kind === "pagefrag.wasm"
+        ? d.memory.buffer.byteLength
+        : d.arena.byteLength,
+    });
+    while (Atomics.load(ctl, 1) === 0) Atomics.wait(ctl, 1, 0, 20);
+    const view = b.view(Atomics.load(ctl, 1), Atomics.load(ctl, 2));
+    port.postMessage({ sum: view.reduce((s, x) => s + x, 0) });
+    b.detach();
+    break;
   }
   case "detach": {
     const d = data.backend!;

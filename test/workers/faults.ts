@@ -273,3 +273,39 @@ export async function killSweep(
   void lockHeld;
   return s.pagesInUse;
 }
+
+/**
+ * F2: a worker attaches, the owner grows the memory, and the worker views a
+ * fragment beyond the length it saw at attach: the view reads the bytes
+ * (never a raw RangeError), on every runtime.
+ */
+export async function viewAfterGrowth(kind: "shared" | "wasm"): Promise<void> {
+  const backend = kind === "shared"
+    ? new SharedBackend({ initialBytes: 0, maxBytes: 8 << 20 })
+    : new WasmBackend({ initialBytes: 0, maxBytes: 8 << 20 });
+  const f = await start({
+    mode: "view",
+    backend: backend.share(),
+    exit: false,
+  });
+  const seen = f.messages.find((m) => typeof m.length === "number")!
+    .length as number;
+  const pages: number[] = [];
+  let last = 0;
+  while (last < seen + (1 << 20)) {
+    pages.push(last = backend.allocPage(3, false));
+  }
+  backend.view(last, 32768).fill(3);
+  Atomics.store(f.ctl, 2, 32768);
+  Atomics.store(f.ctl, 1, last);
+  Atomics.notify(f.ctl, 1);
+  await f.exited;
+  const sum = f.messages.find((m) => typeof m.sum === "number")?.sum;
+  assert.equal(
+    sum,
+    3 * 32768,
+    "the worker read the fragment past its stale length",
+  );
+  for (const p of pages) backend.free(p);
+  assert.equal(backend.stats().bytesInUse, 0);
+}
