@@ -229,9 +229,16 @@ export class NetdevFragCache extends PageFragCache {
   }
 
   /** `commit`/`commitNoref` (under the lock): the prepare must be this handle's and still current. */
-  #checkPrepare(what: string): void {
+  #checkPrepare(what: string, size: number): void {
     const h = this.#h;
     if (h === undefined) return;
+    const b = this.backend;
+    if (
+      typeof size !== "number" || !(size >= 1) || (size | 0) !== size ||
+      size > b.pageSize * 2 ** b.maxOrder
+    ) {
+      return; // a bad size is EINVAL_SIZE first, as on every cache
+    }
     if (h[PREP_HANDLE] !== this.#handle || h[PREP_SEQ] !== h[SEQ]) {
       throw new PageFragError(
         "ESTATE",
@@ -371,7 +378,7 @@ export class NetdevFragCache extends PageFragCache {
   override commit(size: number): number {
     this.#enter();
     try {
-      this.#checkPrepare("commit");
+      this.#checkPrepare("commit", size);
       const addr = super.commit(size);
       this.#changed();
       if (this.#h !== undefined) {
@@ -402,7 +409,7 @@ export class NetdevFragCache extends PageFragCache {
   override commitNoref(size: number): void {
     this.#enter();
     try {
-      this.#checkPrepare("commitNoref");
+      this.#checkPrepare("commitNoref", size);
       super.commitNoref(size);
       this.#changed();
       if (this.#h !== undefined) this.#h[PREP_HANDLE] = 0;
