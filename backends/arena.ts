@@ -37,7 +37,7 @@ import {
   MAX_CACHES,
   ownProps,
 } from "./arena_meta.ts";
-import { ArenaPages, leaveThread } from "./arena_pages.ts";
+import { ArenaPages, internalsOf, leaveThread } from "./arena_pages.ts";
 import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
 
 function badOption(message: string): PageFragError {
@@ -135,6 +135,11 @@ export interface RecoveryReport {
  * ```
  */
 export abstract class ArenaBackend extends ArenaPages {
+  /** The page half's internals (metadata, lock, this thread's id). */
+  get #x(): ReturnType<typeof internalsOf> {
+    return internalsOf(this);
+  }
+
   static #records = new FinalizationRegistry<
     { backend: ArenaBackend; record: number }
   >(({ backend, record }) => backend.#dropRecord(record));
@@ -157,7 +162,7 @@ export abstract class ArenaBackend extends ArenaPages {
    * ```
    */
   get attachmentId(): number {
-    return this.threadId;
+    return this.#x.id;
   }
 
   /**
@@ -181,8 +186,8 @@ export abstract class ArenaBackend extends ArenaPages {
       return "free";
     }
     const s = Atomics.load(
-      this.arenaMeta.meta,
-      this.arenaMeta.attachIndex(id, A_STATE),
+      this.#x.m.meta,
+      this.#x.m.attachIndex(id, A_STATE),
     );
     return s === ALIVE ? "alive" : s === DEAD ? "dead" : "free";
   }
@@ -208,11 +213,11 @@ export abstract class ArenaBackend extends ArenaPages {
    * ```
    */
   cacheState(): CacheState | undefined {
-    const m = this.arenaMeta;
+    const m = this.#x.m;
     for (let r = 0; r < MAX_CACHES; r++) {
       const at = m.cacheOwnerIndex(r);
       if (
-        Atomics.compareExchange(this.arenaMeta.meta, at, 0, this.threadId) === 0
+        Atomics.compareExchange(this.#x.m.meta, at, 0, this.#x.id) === 0
       ) {
         const state = createCacheState(m.buffer, m.cacheStateByte(r));
         state.words.fill(0);
@@ -226,16 +231,16 @@ export abstract class ArenaBackend extends ArenaPages {
 
   /** Drain cache record `r` of this thread and free it (its cache is gone). */
   #dropRecord(r: number): void {
-    const m = this.arenaMeta;
+    const m = this.#x.m;
     if (
-      Atomics.load(this.arenaMeta.meta, m.cacheOwnerIndex(r)) !== this.threadId
+      Atomics.load(this.#x.m.meta, m.cacheOwnerIndex(r)) !== this.#x.id
     ) return;
     this.#drainRecord(r);
   }
 
   /** Drain record `r` (whoever owned it is gone) and free it; true if it held a page. */
   #drainRecord(r: number): boolean {
-    const m = this.arenaMeta;
+    const m = this.#x.m;
     const state = createCacheState(m.buffer, m.cacheStateByte(r));
     const cache = new PageFragCache(
       this,
@@ -253,7 +258,7 @@ export abstract class ArenaBackend extends ArenaPages {
     }
     const drained = cache.stats().drains !== before;
     state.words.fill(0);
-    Atomics.store(this.arenaMeta.meta, m.cacheOwnerIndex(r), 0);
+    Atomics.store(this.#x.m.meta, m.cacheOwnerIndex(r), 0);
     return drained;
   }
 
@@ -284,17 +289,17 @@ export abstract class ArenaBackend extends ArenaPages {
   recover(id: number): RecoveryReport {
     if (
       typeof id !== "number" || (id | 0) !== id || id < 1 || id > MAX_ATTACH ||
-      id === this.threadId
+      id === this.#x.id
     ) {
       throw new PageFragError(
         "EINVAL_OPTION",
         `recover(): ${
           show(id)
-        } is not the attachment id of another thread (1 .. ${MAX_ATTACH}, not ${this.threadId})`,
+        } is not the attachment id of another thread (1 .. ${MAX_ATTACH}, not ${this.#x.id})`,
       );
     }
-    const m = this.arenaMeta;
-    const meta = this.arenaMeta.meta;
+    const m = this.#x.m;
+    const meta = this.#x.m.meta;
     const at = m.attachIndex(id, A_STATE);
     if (Atomics.load(meta, at) === FREE_ID) {
       return {
@@ -306,22 +311,22 @@ export abstract class ArenaBackend extends ArenaPages {
     }
     Atomics.store(meta, at, DEAD);
     let pagesReleased = 0;
-    const lockTakenOver = this.arenaLock.steal(id);
-    if (!lockTakenOver) this.enterLock();
+    const lockTakenOver = this.#x.lock.steal(id);
+    if (!lockTakenOver) this.#x.enter();
     try {
       if (lockTakenOver) m.rebuild();
       const pending = meta[m.attachIndex(id, A_PENDING)];
       if (
-        m.isLiveHead(pending) && Atomics.load(this.refCounts, pending) === 1
+        m.isLiveHead(pending) && Atomics.load(this.#x.refs, pending) === 1
       ) {
         // Taken and never given to a cache (it died inside its refill).
-        Atomics.store(this.refCounts, pending, 0);
+        Atomics.store(this.#x.refs, pending, 0);
         m.releaseLocked(pending);
         pagesReleased++;
       }
       const releasing = meta[m.attachIndex(id, A_RELEASING)];
       if (
-        m.isLiveHead(releasing) && Atomics.load(this.refCounts, releasing) === 0
+        m.isLiveHead(releasing) && Atomics.load(this.#x.refs, releasing) === 0
       ) {
         m.releaseLocked(releasing); // it died between the last free and the return
         pagesReleased++;
@@ -329,7 +334,7 @@ export abstract class ArenaBackend extends ArenaPages {
       meta[m.attachIndex(id, A_PENDING)] = 0;
       meta[m.attachIndex(id, A_RELEASING)] = 0;
     } finally {
-      this.arenaLock.exit();
+      this.#x.lock.exit();
     }
     let cachesDrained = 0;
     for (let r = 0; r < MAX_CACHES; r++) {
@@ -337,7 +342,7 @@ export abstract class ArenaBackend extends ArenaPages {
       if (this.#drainRecord(r)) cachesDrained++;
     }
     Atomics.store(meta, at, FREE_ID);
-    this.signalRelease();
+    this.#x.signal();
     return { recovered: true, lockTakenOver, pagesReleased, cachesDrained };
   }
 
@@ -363,24 +368,24 @@ export abstract class ArenaBackend extends ArenaPages {
    * ```
    */
   detach(): void {
-    if (this.detached) return;
-    const m = this.arenaMeta;
-    if (!leaveThread(m.uid, this.threadId)) {
-      this.detached = true;
+    if (this.#x.detached) return;
+    const m = this.#x.m;
+    if (!leaveThread(m.uid, this.#x.id)) {
+      this.#x.detached = true;
       return;
     }
     for (let r = 0; r < MAX_CACHES; r++) {
       if (
-        Atomics.load(this.arenaMeta.meta, m.cacheOwnerIndex(r)) ===
-          this.threadId
+        Atomics.load(this.#x.m.meta, m.cacheOwnerIndex(r)) ===
+          this.#x.id
       ) {
         this.#drainRecord(r);
       }
     }
-    this.detached = true;
+    this.#x.detached = true;
     Atomics.store(
-      this.arenaMeta.meta,
-      m.attachIndex(this.threadId, A_STATE),
+      this.#x.m.meta,
+      m.attachIndex(this.#x.id, A_STATE),
       FREE_ID,
     );
   }

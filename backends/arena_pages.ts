@@ -82,6 +82,31 @@ export function leaveThread(uid: number, id: number): boolean {
   return true;
 }
 
+/**
+ * What `ArenaBackend` (backends/arena.ts: attachments and recovery) needs of
+ * the page half. Internal: kept out of the class's public and protected
+ * surface, handed over through a module-level map.
+ */
+export interface ArenaInternals {
+  readonly m: ArenaMeta;
+  readonly lock: SharedLock;
+  readonly id: number;
+  readonly refs: Int32Array;
+  /** Set by `detach()`: every later locked call is `ESTATE`. */
+  detached: boolean;
+  /** Take the arena's lock. */
+  enter(): void;
+  /** Count a release on the release signal and wake its waiters. */
+  signal(): void;
+}
+
+const internals = new WeakMap<ArenaPages, ArenaInternals>();
+
+/** The internals of `b` (internal, for backends/arena.ts). */
+export function internalsOf(b: ArenaPages): ArenaInternals {
+  return internals.get(b)!;
+}
+
 function foreign(what: string, addr: unknown): PageFragError {
   return new PageFragError(
     "EFOREIGN",
@@ -133,8 +158,7 @@ export abstract class ArenaPages implements MemoryBackend {
   /** The bound on every wait for the arena's lock, in milliseconds. */
   readonly lockTimeoutMs: number;
 
-  /** The arena's shared metadata (for the subclass). */
-  protected readonly arenaMeta: ArenaMeta;
+  readonly #m: ArenaMeta;
   readonly #meta: Int32Array;
   readonly #counters: Float64Array;
   // Hot-path copies of the metadata views.
@@ -142,14 +166,12 @@ export abstract class ArenaPages implements MemoryBackend {
   readonly #refs: Int32Array;
   readonly #info: Int32Array;
   readonly #shift: number;
-  /** The arena's lock, as this thread sees it (for the subclass). */
-  protected readonly arenaLock: SharedLock;
-  /** This thread's attachment id (for the subclass). */
-  protected readonly threadId: number;
+  readonly #lock: SharedLock;
+  readonly #id: number;
   readonly #pending: number;
   readonly #releasing: number;
-  /** Set by `detach()`: every later locked call is `ESTATE`. */
-  protected detached = false;
+  /** What `ArenaBackend` reaches through {@linkcode internalsOf}. */
+  readonly #x: ArenaInternals;
   /** The buffer new views are made over (current as far as this worker knows). */
   #buffer: ArrayBufferLike;
 
@@ -174,7 +196,7 @@ export abstract class ArenaPages implements MemoryBackend {
     lockTimeoutMs?: number,
   ) {
     const m = new ArenaMeta(metadata);
-    this.arenaMeta = m;
+    this.#m = m;
     this.#meta = m.meta;
     this.#counters = m.counters;
     this.#heads = m.heads;
@@ -187,15 +209,25 @@ export abstract class ArenaPages implements MemoryBackend {
     this.reserveBytes = m.counters[RESERVE_BYTES];
     this.releaseSignal = new Int32Array(metadata, RELEASES * 4, 1);
     this.lockTimeoutMs = lockTimeoutMs ?? m.timeoutMs;
-    this.threadId = ArenaPages.#attachThread(m);
-    this.#pending = m.attachIndex(this.threadId, A_PENDING);
-    this.#releasing = m.attachIndex(this.threadId, A_RELEASING);
-    this.arenaLock = new SharedLock(m.meta, LOCK, this.threadId, {
+    this.#id = ArenaPages.#attachThread(m);
+    this.#pending = m.attachIndex(this.#id, A_PENDING);
+    this.#releasing = m.attachIndex(this.#id, A_RELEASING);
+    this.#lock = new SharedLock(m.meta, LOCK, this.#id, {
       what: "the arena's page lock",
       timeoutMs: this.lockTimeoutMs,
       reentrant: false,
       isDead: (id) => Atomics.load(m.meta, m.attachIndex(id, A_STATE)) === DEAD,
     });
+    this.#x = {
+      m,
+      lock: this.#lock,
+      id: this.#id,
+      refs: m.refs,
+      detached: false,
+      enter: () => this.#enter(),
+      signal: () => this.#signal(),
+    };
+    internals.set(this, this.#x);
     this.#buffer = buffer;
     this.#claim(buffer);
   }
@@ -243,12 +275,7 @@ export abstract class ArenaPages implements MemoryBackend {
 
   /** This arena's metadata (what `share()` hands to other workers). */
   protected get metadata(): SharedArrayBuffer {
-    return this.arenaMeta.buffer;
-  }
-
-  /** The reference counts (for the subclass's recovery). */
-  protected get refCounts(): Int32Array {
-    return this.#refs;
+    return this.#m.buffer;
   }
 
   /**
@@ -265,12 +292,12 @@ export abstract class ArenaPages implements MemoryBackend {
    * ```
    */
   get uid(): number {
-    return this.arenaMeta.uid;
+    return this.#m.uid;
   }
 
   /** Tag `buffer` so views of it are recognised by `addressOf` and `pageFragFree`. */
   #claim(buffer: ArrayBufferLike): void {
-    arenaOf.set(buffer, this.arenaMeta.buffer);
+    arenaOf.set(buffer, this.#m.buffer);
     try {
       claimBuffer(buffer, this);
     } catch {
@@ -282,18 +309,18 @@ export abstract class ArenaPages implements MemoryBackend {
   // ----------------------------------------------------- lock and signal
 
   /** Take the arena's lock (`ESTATE` once detached). */
-  protected enterLock(): void {
-    if (this.detached) {
+  #enter(): void {
+    if (this.#x.detached) {
       throw new PageFragError(
         "ESTATE",
         "this backend object was detached from its arena (detach()); attach again",
       );
     }
-    this.arenaLock.enter();
+    this.#lock.enter();
   }
 
   /** Count a release on the release signal and wake its waiters. */
-  protected signalRelease(): void {
+  #signal(): void {
     Atomics.add(this.releaseSignal, 0, 1);
     Atomics.notify(this.releaseSignal, 0);
   }
@@ -332,10 +359,10 @@ export abstract class ArenaPages implements MemoryBackend {
     }
     // A memory that is gone (an unshared memory grown elsewhere) gives no page.
     this.currentBuffer(0);
-    const m = this.arenaMeta;
+    const m = this.#m;
     const bytes = this.pageSize << order;
     const c = this.#counters;
-    this.enterLock();
+    this.#enter();
     try {
       let pf = 0;
       if (c[IN_USE] - c[RESERVE_IN_USE] + bytes > this.maxBytes) {
@@ -358,15 +385,15 @@ export abstract class ArenaPages implements MemoryBackend {
       m.charge(bytes, pf !== 0);
       return slot << this.#shift;
     } finally {
-      this.arenaLock.exit();
+      this.#lock.exit();
     }
   }
 
   /** Return the live page at head `slot` to the free lists (its count is zero). */
   #release(slot: number, what: string): void {
-    this.enterLock();
+    this.#enter();
     try {
-      if (!this.arenaMeta.isLiveHead(slot)) {
+      if (!this.#m.isLiveHead(slot)) {
         throw new PageFragError(
           "EDOUBLEFREE",
           `${what}: the page at ${
@@ -374,12 +401,12 @@ export abstract class ArenaPages implements MemoryBackend {
           } was released twice (freed twice?)`,
         );
       }
-      this.arenaMeta.releaseLocked(slot);
+      this.#m.releaseLocked(slot);
       this.#meta[this.#releasing] = 0;
     } finally {
-      this.arenaLock.exit();
+      this.#lock.exit();
     }
-    this.signalRelease();
+    this.#signal();
   }
 
   /** Head slot of the live page at `addr`; throws `EFOREIGN`/`EDOUBLEFREE`. */
@@ -388,7 +415,7 @@ export abstract class ArenaPages implements MemoryBackend {
       throw foreign(what, addr);
     }
     const slot = addr >>> this.#shift;
-    if (slot < this.arenaMeta.firstSlot || slot >= this.arenaMeta.highWater) {
+    if (slot < this.#m.firstSlot || slot >= this.#m.highWater) {
       throw foreign(what, addr);
     }
     const head = this.#heads[slot];
@@ -682,7 +709,7 @@ export abstract class ArenaPages implements MemoryBackend {
   #addressOfSlow(view: unknown): number {
     if (view instanceof Uint8Array) {
       const buffer = view.buffer;
-      if (arenaOf.get(buffer) === this.arenaMeta.buffer) {
+      if (arenaOf.get(buffer) === this.#m.buffer) {
         if (buffer.byteLength === 0) this.currentBuffer(0); // throws ESTATE
         if (view.byteOffset !== 0) return view.byteOffset;
       }
@@ -712,7 +739,7 @@ export abstract class ArenaPages implements MemoryBackend {
    */
   stats(): BackendStats {
     const c = this.#counters;
-    this.enterLock();
+    this.#enter();
     try {
       // Pinned pages: a scan of the live heads below the high-water mark
       // (stats() is not a hot path). Counts are read atomically; a free in
@@ -720,8 +747,8 @@ export abstract class ArenaPages implements MemoryBackend {
       let pinnedPages = 0;
       let pinnedBytes = 0;
       const info = this.#info;
-      const end = this.arenaMeta.highWater;
-      for (let slot = this.arenaMeta.firstSlot; slot < end; slot++) {
+      const end = this.#m.highWater;
+      for (let slot = this.#m.firstSlot; slot < end; slot++) {
         const i = info[slot];
         if ((i & LIVE) === 0 || this.#heads[slot] !== slot) continue;
         const r = Atomics.load(this.#refs, slot);
@@ -743,7 +770,7 @@ export abstract class ArenaPages implements MemoryBackend {
         pinnedBytes,
       };
     } finally {
-      this.arenaLock.exit();
+      this.#lock.exit();
     }
   }
 }

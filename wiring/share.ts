@@ -94,10 +94,12 @@ export function shareNetdevCache(
  *
  * @example
  * ```ts
- * import type { AttachNetdevOptions } from "@pagefrag/pagefrag";
+ * import { attachNetdevCache, createNetdevCache, shareNetdevCache } from "@pagefrag/pagefrag";
+ * import assert from "node:assert/strict";
  *
- * const o: AttachNetdevOptions = { zero: true, lockTimeoutMs: 500 };
- * if (o.zero !== true) throw new Error();
+ * const d = shareNetdevCache(createNetdevCache({ backend: "shared" }));
+ * const nd = attachNetdevCache(d, { zero: true, lockTimeoutMs: 500, refill: "order0" });
+ * assert.equal(nd.zero, true, "zeroing on, for every handle");
  * ```
  */
 export interface AttachNetdevOptions
