@@ -255,6 +255,18 @@ describe("wasm backend: unshared memory", () => {
     backend.free(addr); // the metadata is intact: addresses still free
     cache.free(cache.allocHandle(10)!);
   });
+
+  it("grown behind the backend's back: a refill is ESTATE and takes no page (nothing counted)", () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const backend = new WasmBackend({ memory, base: 65536 });
+    memory.grow(1);
+    const before = backend.stats();
+    const cache = createPageFragCache({ backend });
+    throwsCode(() => cache.allocHandle(10), "ESTATE");
+    throwsCode(() => backend.allocPage(0, false), "ESTATE");
+    assert.deepEqual(backend.stats(), before, "no page was taken");
+    assert.equal(cache.stats().allocs, 0, "nothing counted");
+  });
 });
 
 describe("wasm backend: sharing and misuse", () => {
