@@ -145,7 +145,9 @@ export abstract class ArenaBackend extends ArenaPages {
   >(({ backend, record }) => backend.#dropRecord(record));
 
   /**
-   * This thread's attachment id in the arena (1 .. 128): what lock errors
+   * This thread's attachment id in the arena (a positive integer, never
+   * reused for another thread; at most 128 threads are attached at once):
+   * what lock errors
    * name as the holder, and what the owner passes to
    * {@linkcode ArenaBackend.recover} once this thread is gone. Every
    * backend object of one thread over one arena has the same id. A worker
@@ -181,7 +183,7 @@ export abstract class ArenaBackend extends ArenaPages {
    */
   attachmentState(id: number): "free" | "alive" | "dead" {
     if (
-      typeof id !== "number" || (id | 0) !== id || id < 1 || id > MAX_ATTACH
+      !this.#x.m.isCurrent(id)
     ) {
       return "free";
     }
@@ -288,20 +290,19 @@ export abstract class ArenaBackend extends ArenaPages {
    */
   recover(id: number): RecoveryReport {
     if (
-      typeof id !== "number" || (id | 0) !== id || id < 1 || id > MAX_ATTACH ||
-      id === this.#x.id
+      typeof id !== "number" || (id | 0) !== id || id < 1 || id === this.#x.id
     ) {
       throw new PageFragError(
         "EINVAL_OPTION",
         `recover(): ${
           show(id)
-        } is not the attachment id of another thread (1 .. ${MAX_ATTACH}, not ${this.#x.id})`,
+        } is not the attachment id of another thread (a positive integer, not ${this.#x.id})`,
       );
     }
     const m = this.#x.m;
     const meta = this.#x.m.meta;
     const at = m.attachIndex(id, A_STATE);
-    if (Atomics.load(meta, at) === FREE_ID) {
+    if (!m.isCurrent(id) || Atomics.load(meta, at) === FREE_ID) {
       return {
         recovered: false,
         lockTakenOver: false,

@@ -76,6 +76,13 @@ export const A_STATE = 0;
 export const A_PENDING = 1;
 /** The page this thread brought to zero references and is returning (head slot). */
 export const A_RELEASING = 2;
+/**
+ * The generation of the slot's current (or last) attachment: an attachment
+ * id is `generation * MAX_ATTACH + slot + 1`, so an id is never reused for
+ * another thread (a lock word that still names a dead thread can never be
+ * mistaken for a new thread's re-entry).
+ */
+export const A_GEN = 3;
 /** Attachment states. */
 export const FREE_ID = 0;
 /** The thread is attached. */
@@ -335,7 +342,22 @@ export class ArenaMeta {
 
   /** Word index of attachment `id`'s record word `w`. */
   attachIndex(id: number, w: number): number {
-    return ATTACH_BASE + (id - 1) * ATTACH_INTS + w;
+    return ATTACH_BASE + ((id - 1) & (MAX_ATTACH - 1)) * ATTACH_INTS + w;
+  }
+
+  /** Whether `id` is the current attachment id of its slot (not a stale one). */
+  isCurrent(id: unknown): id is number {
+    return typeof id === "number" && (id | 0) === id && id >= 1 &&
+      this.meta[this.attachIndex(id, A_GEN)] ===
+        Math.floor((id - 1) / MAX_ATTACH);
+  }
+
+  /** The id of the next attachment of slot `slot` (0-based), its generation bumped. */
+  nextId(slot: number): number {
+    const at = this.attachIndex(slot + 1, A_GEN);
+    const gen = (this.meta[at] + 1) % Math.floor(2 ** 31 / MAX_ATTACH - 1);
+    this.meta[at] = gen;
+    return gen * MAX_ATTACH + slot + 1;
   }
 
   /** Word index of cache record `r`'s owner. */

@@ -216,7 +216,9 @@ export abstract class ArenaPages implements MemoryBackend {
       what: "the arena's page lock",
       timeoutMs: this.lockTimeoutMs,
       reentrant: false,
-      isDead: (id) => Atomics.load(m.meta, m.attachIndex(id, A_STATE)) === DEAD,
+      isDead: (id) =>
+        m.isCurrent(id) &&
+        Atomics.load(m.meta, m.attachIndex(id, A_STATE)) === DEAD,
     });
     this.#x = {
       m,
@@ -236,15 +238,16 @@ export abstract class ArenaPages implements MemoryBackend {
   static #attachThread(m: ArenaMeta): number {
     const known = threadIds.get(m.uid);
     if (
-      known !== undefined &&
+      known !== undefined && m.isCurrent(known.id) &&
       Atomics.load(m.meta, m.attachIndex(known.id, A_STATE)) === ALIVE
     ) {
       known.users++;
       return known.id;
     }
-    for (let id = 1; id <= MAX_ATTACH; id++) {
-      const at = m.attachIndex(id, A_STATE);
+    for (let slot = 0; slot < MAX_ATTACH; slot++) {
+      const at = m.attachIndex(slot + 1, A_STATE);
       if (Atomics.compareExchange(m.meta, at, FREE_ID, ALIVE) === FREE_ID) {
+        const id = m.nextId(slot);
         m.meta[m.attachIndex(id, A_PENDING)] = 0;
         m.meta[m.attachIndex(id, A_RELEASING)] = 0;
         threadIds.set(m.uid, { id, users: 1 });

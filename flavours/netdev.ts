@@ -510,19 +510,24 @@ export class NetdevFragCache extends PageFragCache {
       );
     }
     const backend = this.backend as Attachments;
+    // Take the lock word away from the dead id first, then let the backend
+    // recover the arena (its page lock, which the drain below may need, and
+    // the id), then repair the cache under the lock.
     const tookOver = lock.steal(id);
-    if (tookOver) {
-      try {
+    try {
+      if (
+        typeof backend.recover === "function" && id !== backend.attachmentId
+      ) {
+        backend.recover(id);
+      }
+      if (tookOver) {
         h[PREP_HANDLE] = 0;
         h[LAST_HANDLE] = 0;
         super.drain(); // whatever the dead thread left, the page is let go
         h[SEQ]++;
-      } finally {
-        lock.exit();
       }
-    }
-    if (typeof backend.recover === "function" && id !== backend.attachmentId) {
-      backend.recover(id);
+    } finally {
+      if (tookOver) lock.exit();
     }
     return tookOver;
   }

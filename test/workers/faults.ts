@@ -208,7 +208,12 @@ export async function detachAndReuse(kind: "shared" | "wasm"): Promise<void> {
     exit: false,
   });
   await g.exited;
-  assert.equal(g.id, f.id, "the id was handed out again");
+  assert.notEqual(
+    g.id,
+    f.id,
+    "ids are never reused: a stale one names no new thread",
+  );
+  assert.equal(backend.attachmentState(g.id), "free");
 }
 
 /**
