@@ -33,7 +33,6 @@ import {
   ALIVE,
   DEAD,
   FREE_ID,
-  MAX_ATTACH,
   MAX_CACHES,
   ownProps,
 } from "./arena_meta.ts";
