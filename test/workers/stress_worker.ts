@@ -97,8 +97,9 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
   const freeEntry = (i: number) => {
     const addr = ctl[L + 3 * i];
     check(addr, ctl[L + 3 * i + 1], ctl[L + 3 * i + 2]);
+    const via = rand(2) === 0 ? own : nd;
     Atomics.store(ctl, L + 3 * i, 0); // cleared first: never freed twice
-    (rand(2) === 0 ? own : nd).free(addr);
+    via.free(addr);
   };
   Atomics.store(ctl, base + 4, 1);
   while (Atomics.load(ctl, base + 2) === 0) {
