@@ -27,9 +27,15 @@ import { show } from "../core/format.ts";
 
 /** Int32 words a lock takes. */
 export const LOCK_WORDS = 3;
-const HOLDER = 0;
-const DEPTH = 1;
-const SLEEPERS = 2;
+/** Word offsets in a lock: the holder's id, the depth, the sleepers. */
+export const LOCK_HOLDER = 0;
+/** See {@linkcode LOCK_HOLDER}. */
+export const LOCK_DEPTH = 1;
+/** See {@linkcode LOCK_HOLDER}. */
+export const LOCK_SLEEPERS = 2;
+const HOLDER = LOCK_HOLDER;
+const DEPTH = LOCK_DEPTH;
+const SLEEPERS = LOCK_SLEEPERS;
 
 /** Default bound on a wait for a lock, in milliseconds. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 2000;

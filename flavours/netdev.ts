@@ -30,6 +30,9 @@ import type {
 } from "../core/policy.ts";
 import {
   DEFAULT_LOCK_TIMEOUT_MS,
+  LOCK_DEPTH,
+  LOCK_HOLDER,
+  LOCK_SLEEPERS,
   LOCK_WORDS,
   SharedLock,
 } from "../backends/lock.ts";
@@ -298,7 +301,16 @@ export class NetdevFragCache extends PageFragCache {
       if (addr !== null) h[LAST_HANDLE] = this.#handle;
       return addr;
     } finally {
-      this.#exit();
+      // SharedLock.exit() inlined: between the carve and the return to the
+      // caller there is no call, so a terminate() (which lands only at calls
+      // and loop back-edges) never takes a fragment away undelivered.
+      if (--h[LOCK_DEPTH] <= 0) {
+        h[LOCK_DEPTH] = 0;
+        Atomics.store(h, LOCK_HOLDER, 0);
+        if (Atomics.load(h, LOCK_SLEEPERS) !== 0) {
+          Atomics.notify(h, LOCK_HOLDER, 1);
+        }
+      }
     }
   }
 

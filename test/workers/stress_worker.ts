@@ -89,11 +89,6 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
   const check = (addr: number, size: number, tag: number) => {
     if (!holds(backend.view(addr, size), tag)) Atomics.add(ctl, base + 1, 1);
   };
-  const put = (i: number, addr: number, size: number, tag: number) => {
-    ctl[L + 3 * i + 1] = size;
-    ctl[L + 3 * i + 2] = tag;
-    Atomics.store(ctl, L + 3 * i, addr);
-  };
   const freeEntry = (i: number) => {
     const addr = ctl[L + 3 * i];
     check(addr, ctl[L + 3 * i + 1], ctl[L + 3 * i + 2]);
@@ -130,7 +125,10 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
       if (addr > 0) {
         const size = ring[3 * h + 1], tag = ring[3 * h + 2];
         if (Atomics.compareExchange(ring, 3 * h, addr, 0) === addr) {
-          put(i, addr, size, tag);
+          // Inline, no call: a terminate() lands only at calls and loops.
+          ctl[L + 3 * i + 1] = size;
+          ctl[L + 3 * i + 2] = tag;
+          Atomics.store(ctl, L + 3 * i, addr);
         }
       }
     } else {
@@ -144,11 +142,20 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
           const p = nd.prepare(Math.min(size, 512));
           if (p === null) return null;
           size = Math.min(p.size, size);
-          return nd.commit(size);
+          const a = nd.commit(size);
+          // Into the ledger before leaving the lock (leaving is a call).
+          ctl[L + 3 * i + 1] = size;
+          ctl[L + 3 * i + 2] = 0;
+          Atomics.store(ctl, L + 3 * i, a);
+          return a;
         });
       }
       if (addr !== null) {
-        put(i, addr, size, 0); // in the ledger before the (long) fill: tag 0 = not filled yet
+        // In the ledger before the (long) fill, inline (no call in between):
+        // tag 0 = not filled yet.
+        ctl[L + 3 * i + 1] = size;
+        ctl[L + 3 * i + 2] = 0;
+        Atomics.store(ctl, L + 3 * i, addr);
         fill(backend.view(addr, size), tag);
         ctl[L + 3 * i + 2] = tag;
       }
