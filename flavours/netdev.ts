@@ -85,8 +85,9 @@ interface Attachments {
  * such sequences inside `locked(fn)`.
  *
  * `zero` of a shared cache is one setting for every handle (in the shared
- * state): turned on through any handle, it is on for all, and cannot be
- * turned off again.
+ * state, taken up by each handle at its next call): turned on through any
+ * handle, it is on for all, and it cannot be turned off again (set to
+ * `false`, it comes back on at the next call).
  *
  * @example
  * ```ts
@@ -168,18 +169,12 @@ export class NetdevFragCache extends PageFragCache {
     const timeoutMs = typeof b.lockTimeoutMs === "number"
       ? b.lockTimeoutMs
       : DEFAULT_LOCK_TIMEOUT_MS;
+    if (h[ZERO] === 1) this.zero = true;
     this.#lock = new SharedLock(h, 0, self, {
       what: "the shared netdev cache's lock",
       timeoutMs,
       reentrant: true,
       isDead: arena ? (id) => b.attachmentState!(id) === "dead" : undefined,
-    });
-    // One zero setting for every handle: kept in the shared state.
-    Object.defineProperty(this, "zero", {
-      get: () => h[ZERO] === 1,
-      set: (v: unknown) => setZero(h, v),
-      enumerable: true,
-      configurable: false,
     });
   }
 
@@ -218,7 +213,16 @@ export class NetdevFragCache extends PageFragCache {
   }
 
   #enter(): void {
-    this.#lock?.enter();
+    const lock = this.#lock;
+    if (lock === undefined) return;
+    lock.enter();
+    // One zero setting for every handle, in the shared state: on through
+    // any handle, on for all (a plain field here, not an accessor: the
+    // allocation fast path reads it).
+    const h = this.#h!;
+    if (h[ZERO] === 1) {
+      if (!this.zero) this.zero = true;
+    } else if (this.zero) h[ZERO] = 1;
   }
 
   #exit(): void {
@@ -572,21 +576,4 @@ function fallbackId(shared: SharedArrayBuffer, h: Int32Array): number {
     fallbackIds.set(shared, id);
   }
   return id;
-}
-
-/** Set the shared zero flag: on for every handle, never off again. */
-function setZero(h: Int32Array, v: unknown): void {
-  if (typeof v !== "boolean") {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `zero must be a boolean, got ${show(v)}`,
-    );
-  }
-  if (v) Atomics.store(h, ZERO, 1);
-  else if (Atomics.load(h, ZERO) === 1) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      "zero: this shared netdev cache zeroes its fragments for every handle; it cannot be turned off",
-    );
-  }
 }

@@ -137,11 +137,16 @@ for (const backend of ["shared", "wasm"] as const) {
       const n = createNetdevCache({ backend });
       const m = attachNetdevCache(shareNetdevCache(n), { zero: true });
       assert.equal(m.zero, true);
+      const old = n.allocHandle(100)!;
       assert.equal(
         n.zero,
         true,
-        "for every handle: pages recycle between them",
+        "for every handle (from its next call): pages recycle between them",
       );
+      n.free(old);
+      n.zero = false; // cannot be turned off
+      n.free(n.allocHandle(10)!);
+      assert.equal(n.zero, true, "back on at the next call");
       throwsCode(
         () => attachNetdevCache(shareNetdevCache(n), { zero: "yes" } as never),
         "EINVAL_OPTION",

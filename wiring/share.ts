@@ -79,6 +79,7 @@ export function shareNetdevCache(
       "shareNetdevCache(): this netdev cache keeps its state private; make it on a shared or wasm backend",
     );
   }
+  netdev.locked(() => {}); // takes up (or publishes) the shared zero setting
   return {
     kind: "pagefrag.netdev",
     version: 1,
@@ -211,8 +212,15 @@ export function attachNetdevCache(
       pfmemallocFrom(o),
       d.state,
     );
-    if (d.zero === true) netdev.zero = true;
-    if (own.zero !== undefined) netdev.zero = own.zero;
+    if (own.zero === false && (netdev.zero || d.zero === true)) {
+      throw bad(
+        "attachNetdevCache(): zero: this shared netdev cache zeroes its fragments for every handle; it cannot be turned off",
+      );
+    }
+    if (d.zero === true || own.zero === true) {
+      netdev.zero = true;
+      netdev.locked(() => {}); // publish it to every handle now
+    }
   } catch (e) {
     backend.detach();
     throw e;
