@@ -31,6 +31,7 @@ import {
   A_RELEASING,
   A_STATE,
   ALIVE,
+  ArenaMeta,
   DEAD,
   FREE_ID,
   MAX_CACHES,
@@ -94,6 +95,15 @@ export function attachTimeout(
 }
 
 /**
+ * Whether `x` looks like a descriptor of `kind` (own `kind` property;
+ * everything else is checked by attach). Internal.
+ */
+export function isDescriptorOf(x: unknown, kind: string): boolean {
+  return typeof x === "object" && x !== null &&
+    Object.hasOwn(x, "kind") && (x as { kind?: unknown }).kind === kind;
+}
+
+/**
  * What {@linkcode ArenaBackend.recover} did.
  *
  * @example
@@ -134,6 +144,62 @@ export interface RecoveryReport {
  * ```
  */
 export abstract class ArenaBackend extends ArenaPages {
+  /**
+   * The fields every arena descriptor carries (`share()` adds its kind and
+   * its memory): written once for the shared and the wasm backend.
+   */
+  protected describe(): {
+    version: 1;
+    uid: number;
+    meta: SharedArrayBuffer;
+    pageSize: number;
+    maxOrder: number;
+    maxBytes: number;
+    reserveBytes: number;
+  } {
+    return {
+      version: 1,
+      uid: this.uid,
+      meta: this.metadata,
+      pageSize: this.pageSize,
+      maxOrder: this.maxOrder,
+      maxBytes: this.maxBytes,
+      reserveBytes: this.reserveBytes,
+    };
+  }
+
+  /**
+   * Check the part of an attach descriptor every arena has (version,
+   * metadata, geometry, identity) and the attach options; what is left to
+   * the subclass is its memory. Throws `EINVAL_OPTION`.
+   */
+  protected static checkDescriptor(
+    d: {
+      version: unknown;
+      uid: unknown;
+      meta: unknown;
+      pageSize: unknown;
+      maxOrder: unknown;
+      maxBytes: unknown;
+      reserveBytes: unknown;
+    },
+    attach: AttachOptions | undefined,
+  ): {
+    firstSlot: number;
+    slotLimit: number;
+    uid: number;
+    stamped: boolean;
+    lockTimeoutMs: number | undefined;
+  } {
+    if (d.version !== 1) {
+      throw badOption(
+        `attach(): descriptor version ${show(d.version)} is not supported (1)`,
+      );
+    }
+    const lockTimeoutMs = attachTimeout(attach);
+    return { ...ArenaMeta.check(d.meta, d), lockTimeoutMs };
+  }
+
   /** The page half's internals (metadata, lock, this thread's id). */
   get #x(): ReturnType<typeof internalsOf> {
     return internalsOf(this);

@@ -18,7 +18,7 @@
  */
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
-import { ArenaBackend, type AttachOptions, attachTimeout } from "./arena.ts";
+import { ArenaBackend, type AttachOptions, isDescriptorOf } from "./arena.ts";
 import { ArenaMeta, ownProps } from "./arena_meta.ts";
 import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
@@ -229,12 +229,8 @@ export class SharedBackend extends ArenaBackend {
     arena: SharedArrayBuffer;
     lockTimeoutMs: number | undefined;
   } {
-    if (d.version !== 1) {
-      throw badOption(
-        `attach(): descriptor version ${show(d.version)} is not supported (1)`,
-      );
-    }
-    const { firstSlot, slotLimit, uid } = ArenaMeta.check(d.meta, d);
+    const { firstSlot, slotLimit, uid, lockTimeoutMs } = ArenaBackend
+      .checkDescriptor(d, attach);
     const arena: unknown = d.arena;
     if (
       firstSlot !== 1 || !(arena instanceof SharedArrayBuffer) ||
@@ -253,7 +249,7 @@ export class SharedBackend extends ArenaBackend {
         "attach(): the descriptor's arena is not the memory of its meta (parts of two descriptors?)",
       );
     }
-    return { meta: d.meta, arena, lockTimeoutMs: attachTimeout(attach) };
+    return { meta: d.meta, arena, lockTimeoutMs };
   }
 
   /**
@@ -270,17 +266,7 @@ export class SharedBackend extends ArenaBackend {
    * ```
    */
   share(): SharedBackendDescriptor {
-    return {
-      kind: "pagefrag.shared",
-      version: 1,
-      uid: this.uid,
-      arena: this.arena,
-      meta: this.metadata,
-      pageSize: this.pageSize,
-      maxOrder: this.maxOrder,
-      maxBytes: this.maxBytes,
-      reserveBytes: this.reserveBytes,
-    };
+    return { kind: "pagefrag.shared", ...this.describe(), arena: this.arena };
   }
 
   /**
@@ -341,6 +327,5 @@ export class SharedBackend extends ArenaBackend {
 }
 
 function isDescriptor(x: unknown): x is SharedBackendDescriptor {
-  return typeof x === "object" && x !== null &&
-    (x as { kind?: unknown }).kind === "pagefrag.shared";
+  return isDescriptorOf(x, "pagefrag.shared");
 }

@@ -37,7 +37,7 @@
 import { PageFragError } from "../core/errors.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { show } from "../core/format.ts";
-import { ArenaBackend, type AttachOptions, attachTimeout } from "./arena.ts";
+import { ArenaBackend, type AttachOptions, isDescriptorOf } from "./arena.ts";
 import { ArenaMeta, ownProps } from "./arena_meta.ts";
 import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
 
@@ -333,11 +333,6 @@ export class WasmBackend extends ArenaBackend {
     limitBytes: number;
     lockTimeoutMs: number | undefined;
   } {
-    if (d.version !== 1) {
-      throw badOption(
-        `attach(): descriptor version ${show(d.version)} is not supported (1)`,
-      );
-    }
     const memory: unknown = d.memory;
     if (!(memory instanceof WebAssembly.Memory)) {
       throw badOption(
@@ -351,7 +346,8 @@ export class WasmBackend extends ArenaBackend {
         "attach(): the memory is not shared; only a shared memory can be used from several workers",
       );
     }
-    const { firstSlot, slotLimit, uid, stamped } = ArenaMeta.check(d.meta, d);
+    const { firstSlot, slotLimit, uid, stamped, lockTimeoutMs } = ArenaBackend
+      .checkDescriptor(d, attach);
     if (stamped && !ArenaMeta.stampedWith(memory.buffer, uid)) {
       throw badOption(
         "attach(): the descriptor's memory is not the memory of its meta (parts of two descriptors?)",
@@ -375,7 +371,7 @@ export class WasmBackend extends ArenaBackend {
       meta: d.meta,
       base: d.base,
       limitBytes: slotLimit * d.pageSize,
-      lockTimeoutMs: attachTimeout(attach),
+      lockTimeoutMs,
     };
   }
 
@@ -400,15 +396,9 @@ export class WasmBackend extends ArenaBackend {
     }
     return {
       kind: "pagefrag.wasm",
-      version: 1,
-      uid: this.uid,
+      ...this.describe(),
       memory: this.memory,
-      meta: this.metadata,
       base: this.base,
-      pageSize: this.pageSize,
-      maxOrder: this.maxOrder,
-      maxBytes: this.maxBytes,
-      reserveBytes: this.reserveBytes,
     };
   }
 
@@ -494,6 +484,5 @@ export class WasmBackend extends ArenaBackend {
 }
 
 function isDescriptor(x: unknown): x is WasmBackendDescriptor {
-  return typeof x === "object" && x !== null &&
-    (x as { kind?: unknown }).kind === "pagefrag.wasm";
+  return isDescriptorOf(x, "pagefrag.wasm");
 }
