@@ -199,7 +199,10 @@ describe("fault stress, short (bench/stress.ts runs it for 60 s)", () => {
     assert.ok(r.kills >= 1, "workers were killed");
     assert.ok(r.ops > 10_000, `only ${r.ops} operations`);
     // Only a fragment a worker was freeing at the very instant terminate()
-    // hit can be lost (docs/hardening.md): never more than one per kill.
-    assert.ok(r.lostPages <= r.terminated, `${r.lostPages} pages lost`);
+    // hit can be lost (its ledger said so): the library itself loses none.
+    assert.ok(
+      r.lostPages <= r.uncertain,
+      `${r.lostPages} pages lost, ${r.uncertain} fragments left inside free()`,
+    );
   });
 });

@@ -10,9 +10,10 @@
  * `STRESS_SLOT` words: [0] ops, [1] corrupt, [2] stop, [3] exit-now,
  * [4] ready, then the ledger: `LEDGER` entries of (addr, size, tag) for the
  * fragments it holds (tag 0 while the pattern is being written). An entry
- * is written right after the allocation and cleared before the free, so whoever recovers a dead worker frees exactly what the
- * ledger names (the fragment it was freeing at the very moment it died may
- * be lost, never freed twice). The hand-over table (`ring`) holds fragments
+ * is written right after the allocation, holds `-addr` while the free runs
+ * and 0 after it, so whoever recovers a dead worker frees exactly what the
+ * ledger names, and counts a `-addr` entry as uncertain (that fragment may
+ * have been freed or not: never freed twice, possibly lost). The hand-over table (`ring`) holds fragments
  * in transit between workers, each slot taken with a compare-exchange.
  */
 import process from "node:process";
@@ -93,15 +94,18 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
     const addr = ctl[L + 3 * i];
     check(addr, ctl[L + 3 * i + 1], ctl[L + 3 * i + 2]);
     const via = rand(2) === 0 ? own : nd;
-    Atomics.store(ctl, L + 3 * i, 0); // cleared first: never freed twice
+    // -addr while the free runs: a death then leaves an entry the owner
+    // cannot free (it may have run) and counts as uncertain, never twice.
+    Atomics.store(ctl, L + 3 * i, -addr);
     via.free(addr);
+    Atomics.store(ctl, L + 3 * i, 0);
   };
   Atomics.store(ctl, base + 4, 1);
   while (Atomics.load(ctl, base + 2) === 0) {
     if (Atomics.load(ctl, base + 3) !== 0) process.exit(0); // a death at a random step
     const i = rand(LEDGER);
     const op = rand(10);
-    if (ctl[L + 3 * i] !== 0) {
+    if (ctl[L + 3 * i] > 0) {
       if (op < 7) freeEntry(i);
       else {
         // Hand it over: another worker checks and frees it.
@@ -162,7 +166,7 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
     }
     Atomics.add(ctl, base, 1);
   }
-  for (let i = 0; i < LEDGER; i++) if (ctl[L + 3 * i] !== 0) freeEntry(i);
+  for (let i = 0; i < LEDGER; i++) if (ctl[L + 3 * i] > 0) freeEntry(i);
   own.drain();
   backend.detach();
   parentPort.postMessage({ done: true });
