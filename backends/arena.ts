@@ -36,6 +36,7 @@ import {
   FREE_ID,
   MAX_CACHES,
   ownProps,
+  TRANSIT_MASK,
 } from "./arena_meta.ts";
 import { ArenaPages, internalsOf, leaveThread } from "./arena_pages.ts";
 import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "./lock.ts";
@@ -376,16 +377,34 @@ export abstract class ArenaBackend extends ArenaPages {
       };
     }
     Atomics.store(meta, at, DEAD);
-    let pagesReleased = 0;
+    // 1. The lock: taken over, and the free lists rebuilt, if it died in it.
     const lockTakenOver = this.#x.lock.steal(id);
-    if (!lockTakenOver) this.#x.enter();
+    if (lockTakenOver) {
+      try {
+        m.rebuild();
+      } finally {
+        this.#x.lock.exit();
+      }
+    }
+    // 2. Its caches: drained (a page goes back now or with its last fragment).
+    let cachesDrained = 0;
+    for (let r = 0; r < MAX_CACHES; r++) {
+      if (Atomics.load(meta, m.cacheOwnerIndex(r)) !== id) continue;
+      if (this.#drainRecord(r)) cachesDrained++;
+    }
+    // 3. The page it had in transit: taken (or being recycled) and not yet
+    // in a cache, so no fragment was carved from it (one reference from
+    // allocPage, or the whole bias a cache adds); or brought to zero
+    // references and not yet returned.
+    let pagesReleased = 0;
+    const biasMax = (this.pageSize << this.maxOrder) + 1;
+    this.#x.enter();
     try {
-      if (lockTakenOver) m.rebuild();
       const pending = meta[m.attachIndex(id, A_PENDING)];
-      if (
-        m.isLiveHead(pending) && Atomics.load(this.#x.refs, pending) === 1
-      ) {
-        // Taken and never given to a cache (it died inside its refill).
+      const inTransit = m.isLiveHead(pending) &&
+        (m.info[pending] & TRANSIT_MASK) === m.transitMark(id);
+      const refs = inTransit ? Atomics.load(this.#x.refs, pending) : -1;
+      if (refs === 1 || refs === biasMax) {
         Atomics.store(this.#x.refs, pending, 0);
         m.releaseLocked(pending);
         pagesReleased++;
@@ -394,18 +413,13 @@ export abstract class ArenaBackend extends ArenaPages {
       if (
         m.isLiveHead(releasing) && Atomics.load(this.#x.refs, releasing) === 0
       ) {
-        m.releaseLocked(releasing); // it died between the last free and the return
+        m.releaseLocked(releasing);
         pagesReleased++;
       }
       meta[m.attachIndex(id, A_PENDING)] = 0;
       meta[m.attachIndex(id, A_RELEASING)] = 0;
     } finally {
       this.#x.lock.exit();
-    }
-    let cachesDrained = 0;
-    for (let r = 0; r < MAX_CACHES; r++) {
-      if (Atomics.load(meta, m.cacheOwnerIndex(r)) !== id) continue;
-      if (this.#drainRecord(r)) cachesDrained++;
     }
     Atomics.store(meta, at, FREE_ID);
     this.#x.signal();

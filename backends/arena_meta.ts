@@ -111,6 +111,15 @@ export const PFMEMALLOC = 1 << 8;
 /** info[slot]: a live page's head. */
 export const LIVE = 1 << 9;
 const FREE = 1 << 10;
+/**
+ * info[slot] bits 16..23: 1 + the attachment slot of the thread that has
+ * the page in transit (taken by allocPage, or being recycled, and not yet
+ * recorded by its cache), 0 when none. Recovery returns such a page of a
+ * dead thread; the release of a page clears it with the rest of info.
+ */
+export const TRANSIT_SHIFT = 16;
+/** See {@linkcode TRANSIT_SHIFT}. */
+export const TRANSIT_MASK = 0xff << TRANSIT_SHIFT;
 
 /** The highest address + 1 any arena may reach: addresses stay below 2^30. */
 export const ADDRESS_LIMIT = 2 ** 30;
@@ -343,6 +352,11 @@ export class ArenaMeta {
   /** Word index of attachment `id`'s record word `w`. */
   attachIndex(id: number, w: number): number {
     return ATTACH_BASE + ((id - 1) & (MAX_ATTACH - 1)) * ATTACH_INTS + w;
+  }
+
+  /** The transit mark of attachment `id` (see {@linkcode TRANSIT_SHIFT}). */
+  transitMark(id: number): number {
+    return (((id - 1) & (MAX_ATTACH - 1)) + 1) << TRANSIT_SHIFT;
   }
 
   /** Whether `id` is the current attachment id of its slot (not a stale one). */

@@ -51,6 +51,7 @@ import {
   RELEASES,
   RESERVE_BYTES,
   RESERVE_IN_USE,
+  TRANSIT_MASK,
 } from "./arena_meta.ts";
 import { SharedLock } from "./lock.ts";
 
@@ -169,6 +170,8 @@ export abstract class ArenaPages implements MemoryBackend {
   readonly #lock: SharedLock;
   readonly #id: number;
   readonly #pending: number;
+  /** This thread's transit mark in info[slot] (arena_meta.ts TRANSIT_SHIFT). */
+  readonly #transit: number;
   readonly #releasing: number;
   /** What `ArenaBackend` reaches through {@linkcode internalsOf}. */
   readonly #x: ArenaInternals;
@@ -211,6 +214,7 @@ export abstract class ArenaPages implements MemoryBackend {
     this.lockTimeoutMs = lockTimeoutMs ?? m.timeoutMs;
     this.#id = ArenaPages.#attachThread(m);
     this.#pending = m.attachIndex(this.#id, A_PENDING);
+    this.#transit = m.transitMark(this.#id);
     this.#releasing = m.attachIndex(this.#id, A_RELEASING);
     this.#lock = new SharedLock(m.meta, LOCK, this.#id, {
       what: "the arena's page lock",
@@ -382,7 +386,7 @@ export abstract class ArenaPages implements MemoryBackend {
       }
       this.#heads.fill(slot, slot, slot + (1 << order));
       Atomics.store(this.#refs, slot, 1);
-      this.#info[slot] = LIVE | pf | order;
+      this.#info[slot] = LIVE | pf | order | this.#transit;
       // Until a cache adds its bias, only this word knows who holds the page.
       this.#meta[this.#pending] = slot;
       m.charge(bytes, pf !== 0);
@@ -481,7 +485,14 @@ export abstract class ArenaPages implements MemoryBackend {
    */
   isPfmemalloc(addr: number): boolean {
     const head = this.#liveSlot(addr, "isPfmemalloc()");
-    return (this.#info[head] & PFMEMALLOC) !== 0;
+    // The cache's install asks this last, then records the page with plain
+    // stores only (no call, so no termination point): from here the page is
+    // its cache's, no longer this thread's page in transit.
+    const info = this.#info[head];
+    if ((info & TRANSIT_MASK) === this.#transit) {
+      this.#info[head] = info & ~TRANSIT_MASK;
+    }
+    return (info & PFMEMALLOC) !== 0;
   }
 
   /**
@@ -508,10 +519,15 @@ export abstract class ArenaPages implements MemoryBackend {
       );
     }
     Atomics.add(this.#refs, head, n);
-    // A cache took the page (its bias) or recycled it: it is its record's now.
+    // A cache recycles the page it brought to zero: no longer being
+    // returned, but in transit to its cache until the install asks
+    // isPfmemalloc() (a new page stays in transit from allocPage on).
     const meta = this.#meta;
-    if (meta[this.#pending] === head) meta[this.#pending] = 0;
-    if (meta[this.#releasing] === head) meta[this.#releasing] = 0;
+    if (meta[this.#releasing] === head) {
+      meta[this.#releasing] = 0;
+      meta[this.#pending] = head;
+      this.#info[head] = (this.#info[head] & ~TRANSIT_MASK) | this.#transit;
+    }
   }
 
   /**

@@ -392,18 +392,26 @@ export class NetdevFragCache extends PageFragCache {
    * ```
    */
   override commit(size: number): number {
+    const h = this.#h;
+    if (h === undefined) return super.commit(size);
     this.#enter();
     try {
       this.#checkPrepare("commit", size);
       const addr = super.commit(size);
-      this.#changed();
-      if (this.#h !== undefined) {
-        this.#h[PREP_HANDLE] = 0;
-        this.#h[LAST_HANDLE] = this.#handle;
-      }
+      h[SEQ]++;
+      h[PREP_HANDLE] = 0;
+      h[LAST_HANDLE] = this.#handle;
       return addr;
     } finally {
-      this.#exit();
+      // Inlined unlock, as in allocHandle: no call between the commit and
+      // the return, so a terminate() never takes the fragment away.
+      if (--h[LOCK_DEPTH] <= 0) {
+        h[LOCK_DEPTH] = 0;
+        Atomics.store(h, LOCK_HOLDER, 0);
+        if (Atomics.load(h, LOCK_SLEEPERS) !== 0) {
+          Atomics.notify(h, LOCK_HOLDER, 1);
+        }
+      }
     }
   }
 
