@@ -13,7 +13,9 @@
  * lost at the end (after every worker stopped and every cache drained),
  * next to the fragments a kill left inside `free()` (the only ones whose
  * fate is unknown: each may pin a page). It passes when nothing is corrupt,
- * nothing hung, and no page was lost beyond those.
+ * nothing hung, and at most one page was lost per `terminate()` (see
+ * docs/hardening.md for the windows that remain); `process.exit()` kills
+ * lose none.
  *
  *     npx deno run -A bench/stress.ts [--seconds 60] [--backend shared|wasm]
  *     npx bun bench/stress.ts --seconds 60
@@ -277,8 +279,10 @@ if (isMain) {
   const backend = arg("backend", "shared") as "shared" | "wasm";
   const r = await runStress({ seconds, backend, log: true });
   console.log(JSON.stringify(r, null, 2));
+  // A terminate() can take at most one page per kill (the free in progress,
+  // or core/cache.ts's refill window: docs/hardening.md); an exit takes none.
   const ok = r.corrupt === 0 && r.hangs === 0 && r.errors.length === 0 &&
-    r.lostPages <= r.uncertain;
+    r.lostPages <= r.uncertain + r.terminated;
   console.log(
     ok
       ? `ok: ${r.ops} operations, ${r.kills} kills (${r.terminated} by terminate), ${r.lockTakeovers} lock takeovers, ${r.lostPages} pages lost (${r.uncertain} fragments a kill left inside free())`

@@ -198,11 +198,13 @@ describe("fault stress, short (bench/stress.ts runs it for 60 s)", () => {
     assert.equal(r.hangs, 0, "nothing hung");
     assert.ok(r.kills >= 1, "workers were killed");
     assert.ok(r.ops > 10_000, `only ${r.ops} operations`);
-    // Only a fragment a worker was freeing at the very instant terminate()
-    // hit can be lost (its ledger said so): the library itself loses none.
+    // What a terminate() can still take (docs/hardening.md, "what cannot
+    // be recovered"): the fragment a worker was freeing (its ledger says
+    // so) and, in core/cache.ts's refill, a page forgotten by its cache in
+    // the instant before its bias goes back: at most one page per kill.
     assert.ok(
-      r.lostPages <= r.uncertain,
-      `${r.lostPages} pages lost, ${r.uncertain} fragments left inside free()`,
+      r.lostPages <= r.uncertain + r.terminated,
+      `${r.lostPages} pages lost in ${r.terminated} terminations`,
     );
   });
 });
