@@ -404,7 +404,7 @@ export abstract class ArenaBackend extends ArenaPages {
       const inTransit = m.isLiveHead(pending) &&
         (m.info[pending] & TRANSIT_MASK) === m.transitMark(id);
       const refs = inTransit ? Atomics.load(this.#x.refs, pending) : -1;
-      if (refs === 1 || refs === biasMax) {
+      if (refs === 0 || refs === 1 || refs === biasMax) {
         Atomics.store(this.#x.refs, pending, 0);
         m.releaseLocked(pending);
         pagesReleased++;

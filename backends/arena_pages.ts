@@ -385,11 +385,13 @@ export abstract class ArenaPages implements MemoryBackend {
         return 0;
       }
       this.#heads.fill(slot, slot, slot + (1 << order));
-      Atomics.store(this.#refs, slot, 1);
-      this.#info[slot] = LIVE | pf | order | this.#transit;
-      // Until a cache adds its bias, only this word knows who holds the page.
+      // In transit (named before the Atomics call: a runtime may stop this
+      // thread right after one returns): until its cache records it, only
+      // these words know who holds the page.
       this.#meta[this.#pending] = slot;
+      this.#info[slot] = LIVE | pf | order | this.#transit;
       m.charge(bytes, pf !== 0);
+      Atomics.store(this.#refs, slot, 1);
       return slot << this.#shift;
     } finally {
       this.#lock.exit();
@@ -518,16 +520,17 @@ export abstract class ArenaPages implements MemoryBackend {
         `pageRefAdd(): n must be a positive integer, got ${show(n)}`,
       );
     }
-    Atomics.add(this.#refs, head, n);
     // A cache recycles the page it brought to zero: no longer being
     // returned, but in transit to its cache until the install asks
     // isPfmemalloc() (a new page stays in transit from allocPage on).
+    // Named before the Atomics call (see allocPage).
     const meta = this.#meta;
     if (meta[this.#releasing] === head) {
-      meta[this.#releasing] = 0;
       meta[this.#pending] = head;
       this.#info[head] = (this.#info[head] & ~TRANSIT_MASK) | this.#transit;
+      meta[this.#releasing] = 0;
     }
+    Atomics.add(this.#refs, head, n);
   }
 
   /**
@@ -564,10 +567,10 @@ export abstract class ArenaPages implements MemoryBackend {
           `pageRefSubAndTest(): page ${page} has fewer than ${n} references`,
         );
       }
-      if (Atomics.compareExchange(refs, head, old, r) === old) {
-        if (r === 0) this.#meta[this.#releasing] = head; // ours to return
-        return r === 0;
-      }
+      // Named before the exchange (see free()).
+      if (r === 0) this.#meta[this.#releasing] = head;
+      if (Atomics.compareExchange(refs, head, old, r) === old) return r === 0;
+      if (r === 0) this.#meta[this.#releasing] = 0;
     }
   }
 
@@ -618,12 +621,21 @@ export abstract class ArenaPages implements MemoryBackend {
     if (typeof addr === "number") {
       const head = this.#heads[addr >>> this.#shift];
       if (head > 0 && (addr >>> 0) === addr) {
+        // Named before the drop: a runtime may stop this thread right
+        // after an Atomics call returns, before the next statement.
+        const meta = this.#meta;
+        const last = Atomics.load(this.#refs, head) === 1;
+        if (last) meta[this.#releasing] = head;
         const old = Atomics.sub(this.#refs, head, 1);
-        if (old > 1) return;
+        if (old > 1) {
+          if (last) meta[this.#releasing] = 0;
+          return;
+        }
         if (old === 1) {
-          this.#meta[this.#releasing] = head;
+          meta[this.#releasing] = head;
           return this.#release(head, "free()");
         }
+        if (last) meta[this.#releasing] = 0;
         Atomics.add(this.#refs, head, 1); // it had no reference to drop
         throw new PageFragError(
           "EDOUBLEFREE",
