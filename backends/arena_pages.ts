@@ -621,21 +621,12 @@ export abstract class ArenaPages implements MemoryBackend {
     if (typeof addr === "number") {
       const head = this.#heads[addr >>> this.#shift];
       if (head > 0 && (addr >>> 0) === addr) {
-        // Named before the drop: a runtime may stop this thread right
-        // after an Atomics call returns, before the next statement.
-        const meta = this.#meta;
-        const last = Atomics.load(this.#refs, head) === 1;
-        if (last) meta[this.#releasing] = head;
         const old = Atomics.sub(this.#refs, head, 1);
-        if (old > 1) {
-          if (last) meta[this.#releasing] = 0;
-          return;
-        }
+        if (old > 1) return;
         if (old === 1) {
-          meta[this.#releasing] = head;
+          this.#meta[this.#releasing] = head;
           return this.#release(head, "free()");
         }
-        if (last) meta[this.#releasing] = 0;
         Atomics.add(this.#refs, head, 1); // it had no reference to drop
         throw new PageFragError(
           "EDOUBLEFREE",
@@ -674,9 +665,12 @@ export abstract class ArenaPages implements MemoryBackend {
             (this.pageSize << (this.#info[head] & ORDER_MASK))
       ) {
         // The view table (recycled views, backends/view_table.ts) plugs in here.
-        const view = end <= this.#buffer.byteLength
-          ? new Uint8Array(this.#buffer, addr, size)
-          : this.#viewSlow(addr, size);
+        let view: Uint8Array;
+        try {
+          view = new Uint8Array(this.#buffer, addr, size);
+        } catch {
+          view = this.#viewSlow(addr, size);
+        }
         // #viewSlow switched this.#buffer to the view's buffer if it had to.
         if (STAMP_VIEWS) stampView(view, this.#buffer, addr); // for addressOf
         return view;
