@@ -280,7 +280,8 @@ if (isMain) {
   const r = await runStress({ seconds, backend, log: true });
   console.log(JSON.stringify(r, null, 2));
   // A terminate() can take at most one page per kill (the free in progress,
-  // or core/cache.ts's refill window: docs/hardening.md); an exit takes none.
+  // or a page caught around an atomic operation: docs/hardening.md); an
+  // exit takes none.
   const ok = r.corrupt === 0 && r.hangs === 0 && r.errors.length === 0 &&
     r.lostPages <= r.uncertain + r.terminated;
   console.log(

@@ -200,8 +200,8 @@ describe("fault stress, short (bench/stress.ts runs it for 60 s)", () => {
     assert.ok(r.ops > 10_000, `only ${r.ops} operations`);
     // What a terminate() can still take (docs/hardening.md, "what cannot
     // be recovered"): the fragment a worker was freeing (its ledger says
-    // so) and, in core/cache.ts's refill, a page forgotten by its cache in
-    // the instant before its bias goes back: at most one page per kill.
+    // so), or a page caught in the instant around the atomic operation
+    // that changes its count: at most one page per kill.
     assert.ok(
       r.lostPages <= r.uncertain + r.terminated,
       `${r.lostPages} pages lost in ${r.terminated} terminations`,
