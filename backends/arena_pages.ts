@@ -5,12 +5,10 @@
  * under one `SharedLock`. `backends/arena.ts` adds attachments and recovery
  * on top (`ArenaBackend`); the shared and wasm backends supply the memory.
  *
- * **Addresses** are byte offsets in the arena. Order-0 *slots* of `pageSize`
- * bytes number the arena; slot 0 is never handed out, so an address is never
- * 0, and the arena never exceeds 1 GiB, so an address is always below 2^30,
- * a small integer on every engine (a V8 Smi: `allocHandle` never boxes a
- * number). A page of order k is naturally aligned: its slot is a multiple of
- * 2^k.
+ * **Addresses** are byte offsets in the arena, numbered in order-0 *slots*;
+ * slot 0 is never handed out (no address is 0) and the arena stays below
+ * 1 GiB (an address is a small integer, a V8 Smi, never boxed). A page of
+ * order k is naturally aligned: its slot is a multiple of 2^k.
  *
  * @module
  */
