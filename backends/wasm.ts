@@ -3,9 +3,10 @@
  * address is a wasm pointer (a byte offset in the memory), so an exported
  * wasm function can read and write a fragment in place.
  *
- * The page allocator itself (buddy allocator, shared metadata, lock, budget)
- * is {@linkcode ArenaBackend} in `backends/shared.ts`; this file supplies the
- * arena: which memory, from which byte, and how it grows.
+ * The page allocator itself (buddy allocator, shared metadata, lock, budget,
+ * attachments and recovery) is {@linkcode ArenaBackend} in
+ * `backends/arena.ts`, shared with the shared backend; this file supplies
+ * the arena: which memory, from which byte, and how it grows.
  *
  * - **Own memory** (the default): a new *shared* memory sized from the budget
  *   (at most 1 GiB, so addresses stay below 2^30). It grows with
@@ -20,7 +21,13 @@
  *   would detach every view handed out, so the backend uses only the bytes
  *   between `base` and the memory's current end, and `allocPage` returns 0
  *   when they are spent. If your own code grows it anyway, every view is
- *   dead: `view` and `addressOf` then throw `ESTATE`.
+ *   dead: `view`, `addressOf` and `allocPage` then throw `ESTATE` (and no
+ *   page is taken).
+ *
+ * A shared memory grown by another worker is seen at once: before a view
+ * reaches past the length this worker knows, the backend reads
+ * `memory.buffer` again (and, where a runtime keeps a stale one, refreshes
+ * it with `memory.grow(0)`).
  *
  * Metadata (reference counts, free lists, counters) is kept outside the
  * memory, in a `SharedArrayBuffer`, where the module cannot overwrite it.
@@ -30,7 +37,9 @@
 import { PageFragError } from "../core/errors.ts";
 import { type BackendOptions, resolveBackendOptions } from "./options.ts";
 import { show } from "../core/format.ts";
-import { ArenaBackend } from "./shared.ts";
+import { ArenaBackend, type AttachOptions, isDescriptorOf } from "./arena.ts";
+import { ArenaMeta, ownProps } from "./arena_meta.ts";
+import { checkLockTimeout, DEFAULT_LOCK_TIMEOUT_MS } from "../core/lock.ts";
 import { requireSharedMemory } from "./isolation.ts";
 
 /**
@@ -121,6 +130,11 @@ export interface WasmBackendOptions extends BackendOptions {
    * maximum if smaller.
    */
   initialBytes?: number;
+  /**
+   * Bound on every wait for the arena's lock, in milliseconds (`ETIMEDOUT`
+   * / `EOWNERDEAD` past it, naming the holder). Default 2000.
+   */
+  lockTimeoutMs?: number;
 }
 
 /**
@@ -139,8 +153,10 @@ export interface WasmBackendOptions extends BackendOptions {
 export interface WasmBackendDescriptor {
   /** Always `"pagefrag.wasm"`. */
   readonly kind: "pagefrag.wasm";
-  /** Layout version of the descriptor and metadata: 1. */
+  /** Layout version of the descriptor: 1. */
   readonly version: 1;
+  /** The arena's identity: attach checks it against the metadata (and the backend's own memory). */
+  readonly uid: number;
   /** The pages: a shared `WebAssembly.Memory`; addresses are offsets in it. */
   readonly memory: WasmMemory;
   /** The metadata: lock, free lists, counters, per-page reference counts and flags. */
@@ -172,27 +188,12 @@ export interface WasmBackendDescriptor {
  * ```ts
  * import { createPageFragCache, WasmBackend } from "@pagefrag/pagefrag";
  *
- * // The binary of this module (what `wat2wasm --enable-threads` makes of it;
- * // a doc example cannot compile text, so here it is byte by byte):
- * //   (module (import "env" "memory" (memory 1 16384 shared))
- * //     (func (export "first") (param i32) (result i32) (i32.load8_u (local.get 0))))
+ * // (module (import "env" "memory" (memory 1 16384 shared))
+ * //   (func (export "first") (param i32) (result i32) (i32.load8_u (local.get 0))))
  * const bytes = new Uint8Array([
- *   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // "\0asm", version 1
- *   // type section (1), 6 bytes, 1 type: func (param i32) (result i32)
- *   0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
- *   // import section (2), 18 bytes, 1 import: "env" "memory", a memory (2)
- *   // with shared limits (3): min 1, max 16384 (LEB128 0x80 0x80 0x01)
- *   0x02, 0x12, 0x01,
- *   0x03, 0x65, 0x6e, 0x76, // "env"
- *   0x06, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, // "memory"
- *   0x02, 0x03, 0x01, 0x80, 0x80, 0x01,
- *   // function section (3), 2 bytes, 1 function, of type 0
- *   0x03, 0x02, 0x01, 0x00,
- *   // export section (7), 9 bytes, 1 export: "first", a function (0), index 0
- *   0x07, 0x09, 0x01, 0x05, 0x66, 0x69, 0x72, 0x73, 0x74, 0x00, 0x00,
- *   // code section (10), 9 bytes, 1 body of 7 bytes, no locals:
- *   // local.get 0 (0x20 0x00), i32.load8_u align 0 offset 0 (0x2d 0x00 0x00), end
- *   0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x2d, 0x00, 0x00, 0x0b,
+ *   0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 127, 1, 127, 2, 18, 1, 3, 101, 110, 118, 6,
+ *   109, 101, 109, 111, 114, 121, 2, 3, 1, 128, 128, 1, 3, 2, 1, 0, 7, 9, 1, 5, 102, 105,
+ *   114, 115, 116, 0, 0, 10, 9, 1, 7, 0, 32, 0, 45, 0, 0, 11,
  * ]);
  * const backend = new WasmBackend({ maxBytes: 1 << 20 });
  * const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
@@ -244,14 +245,17 @@ export class WasmBackend extends ArenaBackend {
    * if (other.pageSize !== 4096) throw new Error();
    * ```
    */
-  constructor(descriptor: WasmBackendDescriptor);
-  constructor(options: WasmBackendOptions | WasmBackendDescriptor = {}) {
+  constructor(descriptor: WasmBackendDescriptor, options?: AttachOptions);
+  constructor(
+    options: WasmBackendOptions | WasmBackendDescriptor = {},
+    attach?: AttachOptions,
+  ) {
     requireSharedMemory("WasmBackend", true); // EUNSUPPORTED, naming COOP/COEP
     const d = isDescriptor(options)
-      ? WasmBackend.#check(options)
+      ? WasmBackend.#check(ownProps(options), attach)
       : WasmBackend.#create(options);
     const buffer = d.memory.buffer;
-    super(d.meta, buffer);
+    super(d.meta, buffer, d.lockTimeoutMs);
     this.memory = d.memory;
     this.base = d.base;
     this.shared = isSharedBuffer(buffer);
@@ -266,8 +270,19 @@ export class WasmBackend extends ArenaBackend {
     meta: SharedArrayBuffer;
     base: number;
     limitBytes: number;
+    lockTimeoutMs: number | undefined;
   } {
+    if (options === null || typeof options !== "object") {
+      throw badOption(
+        `WasmBackend options must be an object, got ${show(options)}`,
+      );
+    }
+    options = ownProps(options);
     const o = resolveBackendOptions(options);
+    const lockTimeoutMs = checkLockTimeout(
+      options.lockTimeoutMs,
+      DEFAULT_LOCK_TIMEOUT_MS,
+    );
     const user = options.memory;
     if (user !== undefined && !(user instanceof WebAssembly.Memory)) {
       throw badOption(
@@ -297,7 +312,7 @@ export class WasmBackend extends ArenaBackend {
       );
     }
     const firstSlot = Math.max(1, Math.ceil(base / o.pageSize));
-    let slotLimit = ArenaBackend.arenaSlots(o, firstSlot);
+    let slotLimit = ArenaMeta.slots(o, firstSlot);
     if (user !== undefined && !isSharedBuffer(user.buffer)) {
       slotLimit = Math.min(slotLimit, Math.floor(length / o.pageSize));
       if (slotLimit <= firstSlot) {
@@ -337,26 +352,28 @@ export class WasmBackend extends ArenaBackend {
       );
       memory = new WebAssembly.Memory({ initial, maximum, shared: true });
     }
+    // The backend's own memory has bytes below base no page uses: they name
+    // the metadata, so attach can check a descriptor's memory against it.
+    const own = user === undefined;
+    const meta = ArenaMeta.create(o, firstSlot, slotLimit, lockTimeoutMs, own);
+    if (own) ArenaMeta.stamp(memory.buffer, new ArenaMeta(meta).uid);
     return {
       memory,
-      meta: ArenaBackend.createMetadata(o, firstSlot, slotLimit),
+      meta,
       base: firstSlot * o.pageSize,
       limitBytes,
+      lockTimeoutMs,
     };
   }
 
   /** Validate an attach descriptor: shape, version, shared memory, metadata. */
-  static #check(d: WasmBackendDescriptor): {
+  static #check(d: WasmBackendDescriptor, attach: AttachOptions | undefined): {
     memory: WebAssembly.Memory;
     meta: SharedArrayBuffer;
     base: number;
     limitBytes: number;
+    lockTimeoutMs: number | undefined;
   } {
-    if (d.version !== 1) {
-      throw badOption(
-        `attach(): descriptor version ${show(d.version)} is not supported (1)`,
-      );
-    }
     const memory: unknown = d.memory;
     if (!(memory instanceof WebAssembly.Memory)) {
       throw badOption(
@@ -370,7 +387,13 @@ export class WasmBackend extends ArenaBackend {
         "attach(): the memory is not shared; only a shared memory can be used from several workers",
       );
     }
-    const { firstSlot, slotLimit } = ArenaBackend.checkMetadata(d.meta, d);
+    const { firstSlot, slotLimit, uid, stamped, lockTimeoutMs } = ArenaBackend
+      .checkDescriptor(d, attach);
+    if (stamped && !ArenaMeta.stampedWith(memory.buffer, uid)) {
+      throw badOption(
+        "attach(): the descriptor's memory is not the memory of its meta (parts of two descriptors?)",
+      );
+    }
     if (d.base !== firstSlot * d.pageSize) {
       throw badOption(
         `attach(): the descriptor's base ${
@@ -389,6 +412,7 @@ export class WasmBackend extends ArenaBackend {
       meta: d.meta,
       base: d.base,
       limitBytes: slotLimit * d.pageSize,
+      lockTimeoutMs,
     };
   }
 
@@ -413,14 +437,9 @@ export class WasmBackend extends ArenaBackend {
     }
     return {
       kind: "pagefrag.wasm",
-      version: 1,
+      ...this.describe(),
       memory: this.memory,
-      meta: this.metadata,
       base: this.base,
-      pageSize: this.pageSize,
-      maxOrder: this.maxOrder,
-      maxBytes: this.maxBytes,
-      reserveBytes: this.reserveBytes,
     };
   }
 
@@ -440,7 +459,10 @@ export class WasmBackend extends ArenaBackend {
    * if (away.stats().pagesInUse !== 0) throw new Error();
    * ```
    */
-  static attach(descriptor: WasmBackendDescriptor): WasmBackend {
+  static attach(
+    descriptor: WasmBackendDescriptor,
+    options?: AttachOptions,
+  ): WasmBackend {
     if (!isDescriptor(descriptor)) {
       throw badOption(
         `attach(): expected a descriptor from WasmBackend.share(), got ${
@@ -448,7 +470,7 @@ export class WasmBackend extends ArenaBackend {
         }`,
       );
     }
-    return new WasmBackend(descriptor);
+    return new WasmBackend(descriptor, options);
   }
 
   /**
@@ -458,7 +480,11 @@ export class WasmBackend extends ArenaBackend {
   protected growArena(bytes: number): boolean {
     if (!this.shared) return bytes <= this.#limitBytes;
     const memory = this.memory;
-    const length = memory.buffer.byteLength;
+    if (bytes <= memory.buffer.byteLength) return true;
+    // grow(0) answers the current size even where memory.buffer is stale
+    // (another worker grew it); it also makes a new buffer object, so only
+    // when the size matters.
+    const length = memory.grow(0) * WASM_PAGE;
     if (bytes <= length) return true;
     const target = Math.min(this.#limitBytes, Math.max(bytes, length * 2));
     try {
@@ -474,12 +500,20 @@ export class WasmBackend extends ArenaBackend {
   }
 
   /**
-   * The memory's current buffer. For an unshared memory that is only ever
-   * the first one: a new one means the memory was grown outside the
-   * backend and every view handed out is detached (`ESTATE`).
+   * The memory's current buffer, at least `minBytes` long when the memory
+   * is. Some runtimes (Deno) keep handing out a stale, shorter
+   * `memory.buffer` in a worker after another worker grew a shared memory:
+   * `memory.grow(0)` makes them take the current length. For an unshared
+   * memory the buffer is only ever the first one: a new one means the
+   * memory was grown outside the backend and every view handed out is
+   * detached (`ESTATE`).
    */
-  protected currentBuffer(): ArrayBufferLike {
-    const buffer = this.memory.buffer;
+  protected currentBuffer(minBytes: number): ArrayBufferLike {
+    let buffer = this.memory.buffer;
+    if (this.shared && buffer.byteLength < minBytes) {
+      this.memory.grow(0);
+      buffer = this.memory.buffer;
+    }
     if (this.#fixedBuffer !== undefined && buffer !== this.#fixedBuffer) {
       throw new PageFragError(
         "ESTATE",
@@ -491,6 +525,5 @@ export class WasmBackend extends ArenaBackend {
 }
 
 function isDescriptor(x: unknown): x is WasmBackendDescriptor {
-  return typeof x === "object" && x !== null &&
-    (x as { kind?: unknown }).kind === "pagefrag.wasm";
+  return isDescriptorOf(x, "pagefrag.wasm");
 }

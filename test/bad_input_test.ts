@@ -34,7 +34,14 @@ import {
 } from "../mod.ts";
 import { instrumentationOf } from "../debug/mod.ts";
 import { registerPageFrag, TOKENS } from "../di/mod.ts";
-import { createNapiCache, createNetdevCache } from "../mod.ts";
+import {
+  attachNetdevCache,
+  createNapiCache,
+  createNetdevCache,
+  SharedBackend,
+  shareNetdevCache,
+  WasmBackend,
+} from "../mod.ts";
 
 type BackendName = "heap" | "shared" | "wasm";
 type Flavour = "plain" | "napi" | "netdev";
@@ -69,6 +76,10 @@ interface CallRow {
   outsidePoll?: boolean;
   /** The row destroys the cache first: the next valid calls are frees and drains. */
   destroyed?: boolean;
+  /** Only on these backends (rows the heap backend's own table covers). */
+  backends?: BackendName[];
+  /** Not with the sanitizer (its instrumented backend has its own checks). */
+  plainOnly?: boolean;
 }
 
 const SIZES: [string, number][] = [
@@ -138,6 +149,17 @@ function foreignView(): Uint8Array {
   return new HeapBackend().view(new HeapBackend().allocPage(0, false), 8);
 }
 
+/** Values that are not a fragment: each must be EFOREIGN, never a raw TypeError. */
+const NOT_FRAGMENTS: [string, () => unknown][] = [
+  ["null", () => null],
+  ["undefined", () => undefined],
+  ["a BigInt address (4096n)", () => 4096n],
+  ["a Symbol", () => Symbol("addr")],
+];
+
+/** Rows the arena backends answer (the heap backend's rows are in its own branch). */
+const ARENA: BackendName[] = ["shared", "wasm"];
+
 export const CALL_ROWS: CallRow[] = [
   // ------------------------------------------------------------- sizes
   ...SIZES.flatMap(([label, n]) =>
@@ -199,6 +221,43 @@ export const CALL_ROWS: CallRow[] = [
       bad: (x) => x.cache.backend.free(addr),
     },
   ]),
+  ...NOT_FRAGMENTS.flatMap(([label, value]): CallRow[] => [
+    {
+      misuse: `free(${label})`,
+      code: "EFOREIGN",
+      bad: (x) => x.cache.free(value() as never),
+    },
+    {
+      misuse: `backend.free(${label})`,
+      code: "EFOREIGN",
+      backends: ARENA,
+      bad: (x) => x.cache.backend.free(value() as never),
+    },
+  ]),
+  {
+    misuse: "free a plain object { buffer, byteOffset } that looks like a view",
+    code: "EFOREIGN",
+    backends: ARENA,
+    plainOnly: true,
+    bad: (x) => {
+      const v = x.kept.view as Uint8Array;
+      x.cache.free({ buffer: v.buffer, byteOffset: v.byteOffset } as never);
+    },
+  },
+  ...([["10.5", 10.5], ['"10"', "10"], ["10n", 10n], ["-1", -1]] as const).map(
+    ([label, n]): CallRow => ({
+      misuse: `backend.view(addr, ${label})`,
+      code: "EINVAL_SIZE",
+      backends: ARENA,
+      bad: (x) => x.cache.backend.view(x.kept.live as number, n as never),
+    }),
+  ),
+  {
+    misuse: "backend.view(a BigInt address, 8)",
+    code: "EFOREIGN",
+    backends: ARENA,
+    bad: (x) => x.cache.backend.view(4096n as never, 8),
+  },
   {
     misuse: "free something that is neither a view nor an address",
     code: "EFOREIGN",
@@ -619,7 +678,11 @@ describe("bad input: each misuse throws its code and changes nothing (every back
       let ran = 0;
       for (const { backend, flavour, sanitize } of VARIANTS) {
         if (row.flavour !== undefined && row.flavour !== flavour) continue;
+        if (row.backends !== undefined && !row.backends.includes(backend)) {
+          continue;
+        }
         if (row.sanitizerOnly && !sanitize) continue;
+        if (row.plainOnly && sanitize) continue;
         const variant = `${backend} ${flavour}${
           sanitize ? " + sanitizer" : ""
         }`;
@@ -631,7 +694,10 @@ describe("bad input: each misuse throws its code and changes nothing (every back
         }
         ran++;
       }
-      assert.ok(ran >= 3, "the row ran on every backend");
+      assert.ok(
+        ran >= (row.backends?.length ?? 3),
+        "the row ran on every backend",
+      );
     });
   }
 });
@@ -716,5 +782,172 @@ describe("bad input: the table covers the issue's list", () => {
       ]
     ) assert.ok(names.includes(needle), `no row for "${needle}"`);
     assert.ok(NapiFragCache.prototype.poll !== undefined);
+  });
+});
+
+describe("bad input: descriptors, attach and options read as own properties (shared and wasm)", () => {
+  it("attach() with the arena of one backend and the metadata of another is EINVAL_OPTION; the live fragment is untouched", () => {
+    const b1 = new SharedBackend();
+    const b2 = new SharedBackend();
+    const c2 = createPageFragCache({ backend: b2 });
+    const live = c2.allocHandle(100)!;
+    b2.view(live, 100).fill(7);
+    assert.equal(
+      codeOf(() =>
+        SharedBackend.attach({ ...b1.share(), arena: b2.share().arena })
+      ),
+      "EINVAL_OPTION",
+    );
+    assert.equal(
+      codeOf(() => SharedBackend.attach({ ...b1.share(), uid: b2.uid })),
+      "EINVAL_OPTION",
+    );
+    const w1 = new WasmBackend();
+    const w2 = new WasmBackend();
+    assert.equal(
+      codeOf(() => WasmBackend.attach({ ...w1.share(), memory: w2.memory })),
+      "EINVAL_OPTION",
+    );
+    assert.ok(b2.view(live, 100).every((x) => x === 7), "b2's fragment intact");
+    assert.equal(b2.stats().pagesInUse, 1);
+  });
+
+  it("attach options: unknown keys and bad timeouts are EINVAL_OPTION", () => {
+    const d = new SharedBackend().share();
+    assert.equal(
+      codeOf(() => SharedBackend.attach(d, { nope: 1 } as never)),
+      "EINVAL_OPTION",
+    );
+    assert.equal(
+      codeOf(() => SharedBackend.attach(d, { lockTimeoutMs: -1 })),
+      "EINVAL_OPTION",
+    );
+    assert.equal(
+      codeOf(() => new SharedBackend({ lockTimeoutMs: "2s" as never })),
+      "EINVAL_OPTION",
+    );
+    assert.equal(
+      codeOf(() => createPageFragCache({ lockTimeoutMs: 10 })),
+      "EINVAL_OPTION",
+      "heap has no lock",
+    );
+    assert.equal(
+      codeOf(() =>
+        attachNetdevCache(
+          shareNetdevCache(createNetdevCache({ backend: "shared" })),
+          { maxBytes: 1 } as never,
+        )
+      ),
+      "EINVAL_OPTION",
+    );
+  });
+
+  it("F5: a property on Object.prototype configures no backend, attach or netdev attach", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const keys = [
+      "maxBytes",
+      "initialBytes",
+      "lockTimeoutMs",
+      "base",
+      "memory",
+      "zero",
+      "refill",
+      "version",
+      "kind",
+    ];
+    const values: Record<string, unknown> = {
+      maxBytes: 0,
+      initialBytes: 1,
+      lockTimeoutMs: -5,
+      base: 1 << 29,
+      memory: 1,
+      zero: true,
+      refill: "order0",
+      version: 2,
+      kind: "x",
+    };
+    try {
+      for (const k of keys) proto[k] = values[k];
+      const s = new SharedBackend();
+      assert.equal(s.maxBytes, Infinity, "maxBytes came from the prototype");
+      assert.equal(s.lockTimeoutMs, 2000);
+      const w = new WasmBackend();
+      assert.equal(w.base, 4096);
+      const nd = createNetdevCache({ backend: "shared" });
+      const d = shareNetdevCache(nd);
+      const h = attachNetdevCache(d);
+      assert.equal(h.zero, false, "zero came from the prototype");
+      assert.equal(h.refillPolicy.name, "kernel");
+      assert.equal(SharedBackend.attach(s.share()).maxBytes, Infinity);
+    } finally {
+      for (const k of keys) delete proto[k];
+    }
+  });
+});
+
+/**
+ * Rows whose checks live in core/cache.ts (BigInt and Symbol sizes,
+ * per-call option types and keys, a refill plan that is not an array,
+ * `alloc` whose view fails). They run once the cache validates them; until
+ * then they are skipped, and docs/hardening.md lists them as pending.
+ */
+const CACHE_VALIDATES =
+  codeOf(() => createPageFragCache().allocHandle(10n as never)) ===
+    "EINVAL_SIZE";
+
+describe("bad input: core/cache.ts checks (every backend)", {
+  skip: !CACHE_VALIDATES,
+}, () => {
+  const cases: [string, PageFragErrorCode, (c: PageFragCache) => unknown][] = [
+    ["allocHandle(10n)", "EINVAL_SIZE", (c) => c.allocHandle(10n as never)],
+    [
+      "allocHandle(Symbol())",
+      "EINVAL_SIZE",
+      (c) => c.allocHandle(Symbol() as never),
+    ],
+    ["prepare(10n)", "EINVAL_SIZE", (c) => c.prepare(10n as never)],
+    [
+      'alloc(8, { zero: "yes" })',
+      "EINVAL_OPTION",
+      (c) => c.alloc(8, { zero: "yes" } as never),
+    ],
+    [
+      "alloc(8, { memalloc: 1 })",
+      "EINVAL_OPTION",
+      (c) => c.alloc(8, { memalloc: 1 } as never),
+    ],
+    [
+      "alloc(8, { colour: 1 }) (unknown key)",
+      "EINVAL_OPTION",
+      (c) => c.alloc(8, { colour: 1 } as never),
+    ],
+  ];
+  for (const [label, code, f] of cases) {
+    it(`${label} → ${code}`, () => {
+      for (const backend of ["heap", "shared", "wasm"] as BackendName[]) {
+        const c = createPageFragCache({ backend, ...GEOMETRY });
+        c.free(c.allocHandle(10)!);
+        const before = observe(c);
+        assert.equal(codeOf(() => f(c)), code, backend);
+        assert.deepEqual(observe(c), before, backend);
+      }
+    });
+  }
+  it("a per-call option inherited from Object.prototype is ignored", () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    try {
+      proto.memalloc = true;
+      const c = createPageFragCache({ maxBytes: 0, reserveBytes: 32768 });
+      assert.equal(c.alloc(8, {}), null, "memalloc came from the prototype");
+    } finally {
+      delete proto.memalloc;
+    }
+  });
+  it("a refill policy whose plan() returns null → EINVAL_OPTION, nothing changed", () => {
+    const c = createPageFragCache({
+      refill: { name: "null", plan: () => null as never },
+    });
+    assert.equal(codeOf(() => c.allocHandle(8)), "EINVAL_OPTION");
+    assert.equal(c.backend.stats().pagesInUse, 0);
   });
 });

@@ -227,9 +227,8 @@ test("Bun.listen/Bun.connect: BunFragSender -> bunSocketHandlers", async (t) => 
   const txCache = createPageFragCache();
   let sent!: () => void;
   const allSent = new Promise<void>((r) => sent = r);
-  // deno-lint-ignore no-explicit-any
   const senders = new Map<
-    any,
+    unknown,
     { tx: BunFragSender; i: number; w: FragWriter }
   >();
   // deno-lint-ignore no-explicit-any

@@ -5,6 +5,13 @@ import { WasmBackend } from "../backends/wasm.ts";
 import { contractSuite, throwsCode } from "./contract.ts";
 import { assertPagesClean, assertRingClean } from "./workers/harness.ts";
 import { loadWat } from "../examples/wasm/wat.ts";
+import {
+  arenaDeath,
+  CAN_TERMINATE,
+  DEATHS,
+  killSweep,
+  viewAfterGrowth,
+} from "./workers/faults.ts";
 
 contractSuite("wasm", (o) => new WasmBackend(o));
 
@@ -215,6 +222,18 @@ describe("wasm backend: unshared memory", () => {
     backend.free(addr); // the metadata is intact: addresses still free
     cache.free(cache.allocHandle(10)!);
   });
+
+  it("grown behind the backend's back: a refill is ESTATE and takes no page (nothing counted)", () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const backend = new WasmBackend({ memory, base: 65536 });
+    memory.grow(1);
+    const before = backend.stats();
+    const cache = createPageFragCache({ backend });
+    throwsCode(() => cache.allocHandle(10), "ESTATE");
+    throwsCode(() => backend.allocPage(0, false), "ESTATE");
+    assert.deepEqual(backend.stats(), before, "no page was taken");
+    assert.equal(cache.stats().allocs, 0, "nothing counted");
+  });
 });
 
 describe("wasm backend: sharing and misuse", () => {
@@ -305,5 +324,21 @@ describe("wasm backend: workers", () => {
     const reserveBytes = 64 * 1024;
     const backend = new WasmBackend({ maxBytes, reserveBytes });
     await assertPagesClean(backend, 100_000, maxBytes, reserveBytes);
+  });
+});
+
+describe("wasm backend: faults", () => {
+  for (const death of DEATHS) {
+    it(`H5: a worker dies holding the arena's page lock (${death})`, async () => {
+      await arenaDeath("wasm", death);
+    });
+  }
+  if (CAN_TERMINATE) {
+    it("H5 sweep: 8 workers terminated at random moments while churning", async () => {
+      assert.ok((await killSweep("wasm", 8, 11)) <= 8);
+    });
+  }
+  it("F2: a worker attached before the memory grew views a fragment past its stale length", async () => {
+    await viewAfterGrowth("wasm");
   });
 });

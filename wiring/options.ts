@@ -16,6 +16,7 @@ import { HeapBackend } from "../backends/heap.ts";
 import { SharedBackend } from "../backends/shared.ts";
 import { WasmBackend } from "../backends/wasm.ts";
 import { resolveBackendOptions } from "../backends/options.ts";
+import { checkLockTimeout } from "../core/lock.ts";
 import { fixedAlignment, noAlignment } from "../policies/alignment.ts";
 import { kernelRefill, order0Refill } from "../policies/refill.ts";
 import { denyPfmemalloc, kernelPfmemalloc } from "../policies/pfmemalloc.ts";
@@ -66,6 +67,13 @@ export interface PageFragOptions extends PagedBackendOptions {
    * See `LeakDetector`.
    */
   leakDetection?: LeakDetectionLevel | LeakDetectorOptions;
+  /**
+   * For the `"shared"` and `"wasm"` backends: the bound on every wait for a
+   * lock (the arena's, a shared netdev cache's), in milliseconds; past it
+   * the call throws `ETIMEDOUT` (or `EOWNERDEAD`) naming the holder.
+   * Default 2000.
+   */
+  lockTimeoutMs?: number;
 }
 
 const OPTION_KEYS = new Set([
@@ -82,6 +90,7 @@ const OPTION_KEYS = new Set([
   "leakDetection",
   "poolBytes",
   "viewsPerPage",
+  "lockTimeoutMs",
 ]);
 
 function bad(message: string): PageFragError {
@@ -237,6 +246,16 @@ export function parseOptions(options: PageFragOptions): PageFragOptions {
   pfmemallocFrom(o);
   if (o.zero !== undefined && typeof o.zero !== "boolean") {
     throw bad(`zero must be a boolean, got ${show(o.zero)}`);
+  }
+  if (o.lockTimeoutMs !== undefined) {
+    checkLockTimeout(o.lockTimeoutMs, 0);
+    if (o.backend !== "shared" && o.backend !== "wasm") {
+      throw bad(
+        `lockTimeoutMs is for the "shared" and "wasm" backends (set it on a backend instance yourself), got backend ${
+          show(o.backend)
+        }`,
+      );
+    }
   }
   sanitizerOptionsFrom(o.sanitize);
   leakOptionsFrom(o.leakDetection);

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The contract suites in a browser page (bundled by scripts/browser_test.mjs
 // with esbuild, from `pagefrag/testing/portable`: no node: module). Heap everywhere; shared and wasm when the page is
 // cross-origin isolated, and otherwise a check that they refuse with
