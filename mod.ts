@@ -65,6 +65,7 @@ export {
 } from "./wiring/create.ts";
 export {
   attachNetdevCache,
+  type AttachNetdevOptions,
   type NetdevCacheDescriptor,
   shareNetdevCache,
 } from "./wiring/share.ts";

@@ -292,7 +292,12 @@ export abstract class ArenaBackend<B extends ArrayBufferLike = ArrayBufferLike>
         const state = createCacheState(m.buffer, m.cacheStateByte(r));
         state.words.fill(0);
         state.counters.fill(0);
-        ArenaBackend.#records.register(state, { backend: this, record: r });
+        // Keyed on the words (the cache keeps them, not the state object):
+        // the record goes back once the cache that uses it is gone.
+        ArenaBackend.#records.register(state.words, {
+          backend: this,
+          record: r,
+        });
         return state;
       }
     }

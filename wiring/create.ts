@@ -7,7 +7,7 @@
  * @module
  */
 import type { MemoryBackend } from "../core/backend.ts";
-import { PageFragCache } from "../core/cache.ts";
+import { type CacheState, PageFragCache } from "../core/cache.ts";
 import type {
   AlignmentPolicy,
   PfmemallocPolicy,
@@ -66,6 +66,12 @@ export function instrument(
   return new InstrumentedBackend(raw, { sanitizer, leaks });
 }
 
+/** A cache state record the backend keeps for recovery, if it has any. */
+function recoverableState(backend: MemoryBackend): CacheState | undefined {
+  const b = backend as { cacheState?: () => CacheState | undefined };
+  return typeof b.cacheState === "function" ? b.cacheState() : undefined;
+}
+
 /** Whether other workers can attach to this backend (it has `share()`). */
 function isShareable(backend: MemoryBackend): boolean {
   return typeof (backend as { share?: unknown }).share === "function";
@@ -103,7 +109,15 @@ export function assemble(
         ? new SharedArrayBuffer(NetdevFragCache.stateBytes)
         : undefined,
     )
-    : new classes[flavour](backend, alignment, refill, pfmemalloc);
+    : new classes[flavour](
+      backend,
+      alignment,
+      refill,
+      pfmemalloc,
+      // On an arena, a state record in its shared metadata: if this thread
+      // dies, the arena's owner can drain the cache and get its page back.
+      recoverableState(backend),
+    );
   cache.zero = zero;
   return cache;
 }

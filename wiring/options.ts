@@ -229,6 +229,7 @@ export function parseOptions(options: PageFragOptions): PageFragOptions {
     leakDetection: own("leakDetection"),
     poolBytes: own("poolBytes"),
     viewsPerPage: own("viewsPerPage"),
+    lockTimeoutMs: own("lockTimeoutMs"),
   } as PageFragOptions;
   if (typeof o.backend !== "object" || o.backend === null) {
     resolveBackendOptions(o);
