@@ -19,6 +19,7 @@ import {
   CTL,
   RING_BASE,
 } from "./model_protocol.ts";
+import { prng } from "../../testing/prng.ts";
 
 workerMain((data: CrossData): CrossResult => {
   const backends = data.descriptors.map((d: SharedBackendDescriptor) =>
@@ -26,11 +27,7 @@ workerMain((data: CrossData): CrossResult => {
   );
   const ctl = new Int32Array(data.ctl);
   const cap = data.cap;
-  let seed = 1;
-  const rand = () => {
-    seed = Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 | 0;
-    return (seed >>> 8) / 16777216;
-  };
+  let rand = prng(1);
   const pool: [addr: number, size: number, tag: number][] = [];
   let head = 0;
   let freed = 0;
@@ -63,7 +60,8 @@ workerMain((data: CrossData): CrossResult => {
     const bell = Atomics.load(ctl, CTL.BELL);
     const s = Atomics.load(ctl, CTL.SEED);
     if (s !== lastSeed) {
-      lastSeed = seed = s; // a new run: its own free order
+      lastSeed = s; // a new run: its own free order
+      rand = prng(s);
     }
     const tail = Atomics.load(ctl, CTL.TAIL);
     while (head < tail) {

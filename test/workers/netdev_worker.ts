@@ -7,6 +7,7 @@
  */
 import { attachNetdevCache, type NetdevCacheDescriptor } from "../../mod.ts";
 import { barrier, workerMain } from "../worker_util.ts";
+import { prng } from "../../testing/prng.ts";
 
 export interface NetdevWorkerData {
   descriptor: NetdevCacheDescriptor;
@@ -26,8 +27,7 @@ workerMain((data: NetdevWorkerData): NetdevWorkerResult => {
   const backend = netdev.backend;
   const window: [addr: number, size: number, tag: number][] = [];
   let allocs = 0, corrupt = 0, nulls = 0;
-  let seed = data.id * 7919 + 1;
-  const rand = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+  const rand = prng(data.id * 7919 + 1);
   barrier(new Int32Array(data.ctl), 0, 2);
   const end = performance.now() + data.ms;
   while (performance.now() < end) {

@@ -16,6 +16,7 @@ import {
 } from "../../backends/wasm.ts";
 import { barrier, workerMain } from "../worker_util.ts";
 import type { PagesData, PagesResult } from "./protocol.ts";
+import { prng } from "../../testing/prng.ts";
 
 workerMain((data: PagesData): PagesResult => {
   const backend: ArenaBackend = data.descriptor.kind === "pagefrag.wasm"
@@ -25,11 +26,7 @@ workerMain((data: PagesData): PagesResult => {
   const { pageSize, maxOrder, maxBytes, reserveBytes } = backend;
   const shift = 31 - Math.clz32(pageSize);
   const id = data.id + 1;
-  let x = data.seed | 0;
-  const rand = () => {
-    x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 | 0;
-    return (x >>> 8) / 16777216;
-  };
+  const rand = prng(data.seed);
   const live: { page: number; order: number; stamp: number }[] = [];
   const r: PagesResult = {
     allocs: 0,

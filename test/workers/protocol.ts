@@ -3,6 +3,8 @@
  * worker gets, what it reports, and for the ring test the shared-memory
  * layout and the data pattern.
  */
+import { prng } from "../../testing/prng.ts";
+
 /** What the test hands each ring worker. */
 export interface RingData {
   /** The backend's `share()` descriptor. */
@@ -49,11 +51,8 @@ export function ctlBytes(cap: number): number {
 /** 4 KiB of pseudo-random bytes: fragment at `addr` holds PATTERN[(addr & 2047) + i]. */
 export const PATTERN: Uint8Array = (() => {
   const p = new Uint8Array(4096);
-  let x = 7;
-  for (let i = 0; i < p.length; i++) {
-    x = Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x6d2b79f5 | 0;
-    p[i] = (x >>> 24) & 255;
-  }
+  const rand = prng(7);
+  for (let i = 0; i < p.length; i++) p[i] = rand.u32() >>> 24;
   return p;
 })();
 

@@ -27,6 +27,7 @@ import {
   PageFragCache,
   type SharedBackend,
 } from "../../mod.ts";
+import { prng } from "../../testing/prng.ts";
 
 /** Words per worker slot in `ctl`. */
 export const STRESS_SLOT = 8 + 3 * 64;
@@ -78,13 +79,8 @@ if (parentPort !== null && (workerData as StressData)?.netdev !== undefined) {
     backend.cacheState(),
   );
   parentPort.postMessage({ id: backend.attachmentId });
-  let x = data.seed | 1;
-  const rand = (n: number) => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) % n;
-  };
+  const random = prng(data.seed);
+  const rand = (n: number) => random.int(n);
   let seq = 1;
   const tagOf = () => ((data.slot + 1) << 24) | (seq++ & 0xffffff);
   const check = (addr: number, size: number, tag: number) => {
