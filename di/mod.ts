@@ -26,7 +26,7 @@
  * @module
  */
 import "reflect-metadata";
-import { container as rootContainer, type DependencyContainer } from "tsyringe";
+import { container as rootContainer } from "tsyringe";
 import type { MemoryBackend } from "../core/backend.ts";
 import type {
   AlignmentPolicy,
@@ -53,8 +53,6 @@ import {
 import { type PageFragContainer, TOKENS } from "../wiring/tokens.ts";
 
 export { type PageFragContainer, TOKENS };
-/** tsyringe's container type, as `createPageFragContainer` returns it. */
-export type { DependencyContainer } from "tsyringe";
 
 /**
  * Register pagefrag's defaults in `container`: the options, a backend built
@@ -157,6 +155,6 @@ export function registerPageFrag<C extends PageFragContainer>(
  */
 export function createPageFragContainer(
   options: PageFragOptions = {},
-): DependencyContainer {
+): PageFragContainer {
   return registerPageFrag(rootContainer.createChildContainer(), options);
 }

@@ -102,3 +102,9 @@ export {
   type WaitableCache,
   type WaitForMemoryOptions,
 } from "./wait.ts";
+export type {
+  AbortSignalLike,
+  AbortSignalOf,
+  ByteStream,
+  ReadableStreamLike,
+} from "./web_types.ts";

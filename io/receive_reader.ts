@@ -15,6 +15,7 @@ import {
   FrameReceiver,
   type FrameReceiverOptions,
 } from "./receive.ts";
+import type { AbortSignalOf, ByteStream } from "./web_types.ts";
 
 /**
  * A source that reads into a buffer it is given: `Deno.Conn`, `Deno.FsFile`,
@@ -44,7 +45,7 @@ export interface ByteReader {
  */
 export interface PumpOptions extends FrameReceiverOptions {
   /** Stop reading (the pump rejects with the signal's reason). */
-  signal?: AbortSignal;
+  signal?: AbortSignalOf;
   /**
    * Called when the cache has no memory for the next read; resolve when
    * fragments were freed (e.g. `pagefrag/io`'s memory wait). Without it, no
@@ -213,7 +214,7 @@ export async function* readFrames(
  * ```
  */
 export async function pumpStream(
-  stream: ReadableStream<Uint8Array>,
+  stream: ByteStream,
   receiver: FrameReceiver,
   opts?: PumpOptions,
 ): Promise<void> {
@@ -260,7 +261,7 @@ export async function pumpStream(
  * ```
  */
 export async function* streamFrames(
-  stream: ReadableStream<Uint8Array>,
+  stream: ByteStream,
   cache: PageFragCache,
   framing: Framing,
   opts?: PumpOptions,

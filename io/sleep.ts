@@ -10,6 +10,7 @@
  */
 import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
+import type { AbortSignalOf } from "./web_types.ts";
 
 /**
  * `signal` and `timeout` of an async wait of `pagefrag/io`: the ring's
@@ -26,7 +27,7 @@ import { show } from "../core/format.ts";
  */
 export interface WaitOptions {
   /** Give up with `EABORTED` when this signal aborts. */
-  signal?: AbortSignal;
+  signal?: AbortSignalOf;
   /** Give up with `ETIMEDOUT` after this many ms (default: wait as long as it takes). */
   timeout?: number;
 }
@@ -50,7 +51,7 @@ export function sleepOn(
   value: number,
   ms: number,
   pollMs: number,
-  signal: AbortSignal | undefined,
+  signal: AbortSignalOf | undefined,
   useWait: boolean = hasWaitAsync(),
 ): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -112,7 +113,7 @@ export function checkTimeout(ms: unknown): number {
   return ms;
 }
 
-export function aborted(signal: AbortSignal): PageFragError {
+export function aborted(signal: AbortSignalOf): PageFragError {
   const reason = signal.reason;
   return new PageFragError(
     "EABORTED",

@@ -57,7 +57,16 @@ function fill(cache: WaitableCache): number[] {
 
 const signalled = () =>
   new SignalBackend(new HeapBackend({ maxBytes: 4 * PAGE, maxOrder: 0 }));
-const plain = () => new HeapBackend({ maxBytes: 4 * PAGE, maxOrder: 0 });
+/** A backend without a release signal: the waiters must poll. */
+class UnsignalledHeap extends HeapBackend {
+  // deno-lint-ignore no-explicit-any
+  override get releaseSignal(): any {
+    return undefined;
+  }
+}
+const plain = () => new UnsignalledHeap({ maxBytes: 4 * PAGE, maxOrder: 0 });
+/** The heap backend's own signal (no test wrapper). */
+const heap = () => new HeapBackend({ maxBytes: 4 * PAGE, maxOrder: 0 });
 
 test("resolves at once while there is room, with the allocation options", async () => {
   const c = counted(signalled());
@@ -71,10 +80,11 @@ test("resolves at once while there is room, with the allocation options", async 
 });
 
 for (
-  const [name, make] of [["release signal", signalled], [
-    "polling",
-    plain,
-  ]] as const
+  const [name, make] of [
+    ["release signal", signalled],
+    ["heap release signal", heap],
+    ["polling", plain],
+  ] as const
 ) {
   test(`${name}: waits while the budget is spent, resolves after the frees`, async () => {
     const c = counted(make());
@@ -88,7 +98,7 @@ for (
     await sleep(200);
     assert.equal(resolved, false, "nothing was freed yet");
     const waits = c.attempts - before;
-    if (name === "release signal") {
+    if (name !== "polling") {
       assert.ok(
         waits <= 3,
         `sleeps on the signal, not a poll: ${waits} attempts in 200 ms`,

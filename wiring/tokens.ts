@@ -87,6 +87,8 @@ export interface PageFragContainer {
     token: symbol,
     provider: { useFactory: (c: PageFragContainer) => unknown },
   ): unknown;
+  /** Register a value for `token`. */
+  register(token: symbol, provider: { useValue: unknown }): unknown;
   /** Resolve `token` (tsyringe's `resolve`). */
   resolve<T>(token: symbol): T;
 }
