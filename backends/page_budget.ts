@@ -113,15 +113,47 @@ export class PageBudget {
     return new PageBudget(words);
   }
 
-  /** Budget in bytes for non-reserve pages. */
+  /**
+   * Budget in bytes for non-reserve pages.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(PageBudget.create(4096, 0).maxBytes, 4096, "the budget asked for");
+   * ```
+   */
   get maxBytes(): number {
     return this.words[MAX_BYTES];
   }
-  /** Emergency reserve in bytes. */
+  /**
+   * Emergency reserve in bytes.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * assert.equal(PageBudget.create(4096, 8192).reserveBytes, 8192, "the reserve asked for");
+   * ```
+   */
   get reserveBytes(): number {
     return this.words[RESERVE_BYTES];
   }
-  /** Bytes of live pages, reserve pages included. */
+  /**
+   * Bytes of live pages, reserve pages included.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(8192, 0);
+   * b.charge(4096, false);
+   * assert.equal(b.bytesInUse, 4096, "one page live");
+   * ```
+   */
   get bytesInUse(): number {
     return this.words[IN_USE];
   }
@@ -131,6 +163,17 @@ export class PageBudget {
    * (only when `reserve`; the page is pfmemalloc); -1: no, and the refusal
    * is counted. Changes nothing else: {@linkcode PageBudget.charge} once
    * the page exists.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(4096, 0);
+   * assert.equal(b.admit(4096, false), 0, "from the budget");
+   * b.charge(4096, false);
+   * assert.equal(b.admit(4096, false), -1, "spent");
+   * ```
    */
   admit(bytes: number, reserve: boolean): number {
     const w = this.words;
@@ -140,12 +183,36 @@ export class PageBudget {
     return -1;
   }
 
-  /** Count a page request refused for another reason (no address space, no memory). */
+  /**
+   * Count a page request refused for another reason (no address space, no memory).
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(4096, 0);
+   * b.refuse();
+   * assert.equal(b.stats(0, 0).pageFailures, 1, "counted");
+   * ```
+   */
   refuse(): void {
     this.words[PAGE_FAILURES]++;
   }
 
-  /** A page of `bytes` was handed out (`pfmemalloc`: from the reserve). */
+  /**
+   * A page of `bytes` was handed out (`pfmemalloc`: from the reserve).
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(8192, 0);
+   * b.charge(4096, false);
+   * assert.equal(b.stats(0, 0).pagesInUse, 1, "one page handed out");
+   * ```
+   */
   charge(bytes: number, pfmemalloc: boolean): void {
     const w = this.words;
     w[IN_USE] += bytes;
@@ -155,7 +222,20 @@ export class PageBudget {
     if (w[IN_USE] > w[PEAK]) w[PEAK] = w[IN_USE];
   }
 
-  /** A page of `bytes` went back (or was retired). */
+  /**
+   * A page of `bytes` went back (or was retired).
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(8192, 0);
+   * b.charge(4096, false);
+   * b.discharge(4096, false);
+   * assert.equal(b.bytesInUse, 0, "the page went back");
+   * ```
+   */
   discharge(bytes: number, pfmemalloc: boolean): void {
     const w = this.words;
     w[IN_USE] -= bytes;
@@ -164,12 +244,36 @@ export class PageBudget {
     w[PAGES_FREED]++;
   }
 
-  /** A new buffer was made for a page. */
+  /**
+   * A new buffer was made for a page.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(8192, 0);
+   * b.bufferCreated();
+   * assert.equal(b.stats(0, 0).buffersCreated, 1, "one buffer made");
+   * ```
+   */
   bufferCreated(): void {
     this.words[BUFFERS_CREATED]++;
   }
 
-  /** A page was found with its buffer transferred away. */
+  /**
+   * A page was found with its buffer transferred away.
+   *
+   * @example
+   * ```ts
+   * import { PageBudget } from "@pagefrag/pagefrag/backends/page_table";
+   * import assert from "node:assert/strict";
+   *
+   * const b = PageBudget.create(8192, 0);
+   * b.pageDetached();
+   * assert.equal(b.stats(0, 0).pagesDetached, 1, "one page retired");
+   * ```
+   */
   pageDetached(): void {
     this.words[PAGES_DETACHED]++;
   }

@@ -11,11 +11,9 @@
  * An arena with its own page table reuses {@linkcode PageBudget} and
  * {@linkcode ViewTable}.
  *
- * Addresses live in a virtual address space of order-0 *slots*: a page of
- * order k covers 2^k consecutive slots, is naturally aligned (its head slot
- * is a multiple of 2^k), and its address is `headSlot * pageSize`. Slot 0 is
- * never used, so an address is never 0, and addresses stay below 2^30 so
- * every engine keeps them as small integers.
+ * Addresses are order-0 *slots* times `pageSize`: a page of order k covers
+ * 2^k naturally aligned slots; slot 0 is never used (an address is never 0)
+ * and addresses stay below 2^30 (small integers on every engine).
  *
  * @module
  */
@@ -46,7 +44,17 @@ export { DEFAULT_VIEWS_PER_PAGE, ViewTable } from "./view_table.ts";
 
 // ---------------------------------------------------------- the backend
 
-/** Default bytes of released pages kept for reuse: 32 pages of 32 KiB. */
+/**
+ * Default bytes of released pages kept for reuse: 32 pages of 32 KiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_POOL_BYTES } from "@pagefrag/pagefrag/backends/page_table";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_POOL_BYTES, 1 << 20, "1 MiB");
+ * ```
+ */
 export const DEFAULT_POOL_BYTES: number = 1 << 20;
 
 /**
@@ -105,19 +113,16 @@ function makeSignal(): Int32Array {
 }
 
 /**
- * A complete {@linkcode MemoryBackend} whose pages are separate buffers: the
- * subclass says how a page's buffer is made ({@linkcode PagedBackend.makePage})
- * and, if it cares, what happens when one is dropped
- * ({@linkcode PagedBackend.dropPage}); everything else is here: the page
- * table, reference counts, budget and reserve, `stats()`, a bounded pool of
- * released pages, recycled views and transfer detection.
+ * A complete {@linkcode MemoryBackend} whose pages are separate buffers: a
+ * subclass says how a buffer is made ({@linkcode PagedBackend.makePage}) and
+ * dropped ({@linkcode PagedBackend.dropPage}); the rest (page table, counts,
+ * budget, `stats()`, pool, recycled views, transfer detection) is here.
  *
  * A page whose buffer was transferred away (`postMessage`/`structuredClone`
- * transfer, a BYOB read) is *retired* the first time the backend touches it:
- * `view` throws `EDETACHED`, the page's bytes leave the budget at once
- * (`bytesInUse` no longer counts them), `pageBytes` answers 0 so a cache
- * never carves it again, frees of its other fragments are still accepted,
- * and it is never pooled or handed out again.
+ * transfer, a BYOB read) is *retired* when the backend next touches it:
+ * `view` throws `EDETACHED`, its bytes leave `bytesInUse`, `pageBytes` is 0
+ * (no cache carves it again), its other fragments' frees are accepted, and
+ * it is never pooled or handed out again.
  *
  * @example A backend in five lines
  * ```ts
@@ -218,11 +223,9 @@ export abstract class PagedBackend<B extends ArrayBufferLike = ArrayBufferLike>
   }
 
   /**
-   * Element 0 counts page releases (to the pool or the GC) and retirements:
-   * `Atomics.add`ed and `Atomics.notify`ed each time, for callers that wait
-   * for memory. Over a `SharedArrayBuffer` when the runtime has one. Made on
-   * first use (most backends are never waited on), so it counts releases
-   * from then on.
+   * Element 0 counts page releases and retirements (`Atomics.add` and
+   * `Atomics.notify` each), for waiters; over a `SharedArrayBuffer` when
+   * there is one. Made on first use, counting from then on.
    *
    * @example
    * ```ts
@@ -755,8 +758,7 @@ export abstract class PagedBackend<B extends ArrayBufferLike = ArrayBufferLike>
   }
 
   /**
-   * Bytes of released pages held in the pool now (free memory kept for
-   * reuse, counted in no budget).
+   * Bytes of released pages in the pool now (kept for reuse, in no budget).
    *
    * @example
    * ```ts

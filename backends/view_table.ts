@@ -41,7 +41,17 @@ import { PageFragError } from "../core/errors.ts";
 import { show } from "../core/format.ts";
 import { stampView } from "./view_stamp.ts";
 
-/** Default entries per page: a 32 KiB page gets one per 256 bytes. */
+/**
+ * Default entries per page: a 32 KiB page gets one per 256 bytes.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_VIEWS_PER_PAGE } from "@pagefrag/pagefrag/backends/page_table";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_VIEWS_PER_PAGE, 128, "one per 256 bytes of a 32 KiB page");
+ * ```
+ */
 export const DEFAULT_VIEWS_PER_PAGE = 128;
 
 /** One page's entries. */

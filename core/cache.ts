@@ -169,6 +169,15 @@ export class PageFragCache<
   get zero(): boolean {
     return this.#zero;
   }
+  /**
+   * Turn `zero` on or off (a boolean, else `EINVAL_OPTION`).
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * createPageFragCache().zero = true;
+   * ```
+   */
   set zero(on: boolean) {
     if (typeof on !== "boolean") {
       throw new PageFragError(
@@ -179,8 +188,6 @@ export class PageFragCache<
     this.#zero = on;
     this.#general = on || this.#alignFor !== undefined;
   }
-
-  // ---------------------------------------------------------------- fast path
 
   /**
    * Allocate `size` bytes and return the fragment's address, or `null` when
@@ -317,8 +324,6 @@ export class PageFragCache<
     s[LAST] = addr;
     return addr;
   }
-
-  // ---------------------------------------------------------------- slow path
 
   /** allocHandle with per-call options, a per-size alignment policy or `zero`. */
   #allocGeneral(size: number, opts: AllocOptions | undefined): number | null {
@@ -465,8 +470,6 @@ export class PageFragCache<
     }
     return false;
   }
-
-  // ---------------------------------------------------- prepare/probe/commit
 
   /**
    * Ask for at least `minSize` bytes without taking them
@@ -622,8 +625,6 @@ export class PageFragCache<
     this.#c[ABORTS]++;
   }
 
-  // -------------------------------------------------------------- the rest
-
   /**
    * Give up the current page (`page_frag_cache_drain`). The page goes back
    * now if all its fragments are free, else when the last one is freed.
@@ -738,8 +739,6 @@ export class PageFragCache<
     };
   }
 
-  // ------------------------------------------------------------ validation
-
   /** The start-alignment mask for this call: its `align`, else the policy's. */
   #maskFor(size: number, opts: AllocOptions | undefined): number {
     let align: number | undefined;
@@ -771,8 +770,6 @@ export class PageFragCache<
       throw sizeError(what, size, this.#maxFrag);
     }
   }
-
-  // ------------------------------------------- explicit resource management
 
   /**
    * `using cache = createPageFragCache()`: the same as

@@ -37,7 +37,17 @@ const HOLDER = LOCK_HOLDER;
 const DEPTH = LOCK_DEPTH;
 const SLEEPERS = LOCK_SLEEPERS;
 
-/** Default bound on a wait for a lock, in milliseconds. */
+/**
+ * Default bound on a wait for a lock, in milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_LOCK_TIMEOUT_MS } from "@pagefrag/pagefrag/backends/shared";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_LOCK_TIMEOUT_MS, 2000, "two seconds");
+ * ```
+ */
 export const DEFAULT_LOCK_TIMEOUT_MS = 2000;
 /** Spins before sleeping: the guarded sections last microseconds. */
 const SPINS = 100;
@@ -47,7 +57,17 @@ const SLICE_MS = 10;
 /** Whether this thread may block in `Atomics.wait` (false in a browser's main thread). */
 let canWait = true;
 
-/** What a lock needs to know about the ids its holders carry. */
+/**
+ * What a lock needs to know about the ids its holders carry.
+ *
+ * @example
+ * ```ts
+ * import type { LockOptions } from "@pagefrag/pagefrag/backends/shared";
+ *
+ * const o: Partial<LockOptions> = {};
+ * void o;
+ * ```
+ */
 export interface LockOptions {
   /** Names the lock in error messages ("the arena's page lock"). */
   readonly what: string;

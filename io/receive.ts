@@ -310,7 +310,20 @@ export class FrameReceiver {
     return Math.min(want, this.#maxTotal);
   }
 
-  /** Bytes read that are not yet a frame (a partial frame). */
+  /**
+   * Bytes read that are not yet a frame (a partial frame).
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { FrameReceiver, lengthPrefixed } from "@pagefrag/pagefrag/io";
+   * import assert from "node:assert/strict";
+   *
+   * const rx = new FrameReceiver(createPageFragCache(), lengthPrefixed({ width: 1 }), (f) => f.free());
+   * rx.push(Uint8Array.of(3, 1));
+   * assert.equal(rx.pending, 2, "a partial frame waits");
+   * ```
+   */
   get pending(): number {
     return this.#filled + this.#held;
   }

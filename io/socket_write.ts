@@ -110,7 +110,19 @@ export class NodeFragSender {
     };
   }
 
-  /** Fragments written whose callbacks have not run yet. */
+  /**
+   * Fragments written whose callbacks have not run yet.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { NodeFragSender } from "@pagefrag/pagefrag/io";
+   * import assert from "node:assert/strict";
+   *
+   * const tx = new NodeFragSender({ write: () => true, once: () => {}, off: () => {} }, createPageFragCache());
+   * assert.equal(tx.inFlight, 0, "nothing written yet");
+   * ```
+   */
   get inFlight(): number {
     return this.#fifo.length - this.#head;
   }
@@ -383,7 +395,19 @@ export class BunFragSender {
     this.cache = cache;
   }
 
-  /** Fragments not yet fully written. */
+  /**
+   * Fragments not yet fully written.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { BunFragSender } from "@pagefrag/pagefrag/io";
+   * import assert from "node:assert/strict";
+   *
+   * const tx = new BunFragSender({ write: (b: Uint8Array) => b.length }, createPageFragCache());
+   * assert.equal(tx.queued, 0, "nothing waiting");
+   * ```
+   */
   get queued(): number {
     return this.#addrs.length - this.#head;
   }

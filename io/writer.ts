@@ -137,7 +137,21 @@ export class FragWriter {
     this.#list = this.fragments;
   }
 
-  /** Bytes written to the open record so far. */
+  /**
+   * Bytes written to the open record so far.
+   *
+   * @example
+   * ```ts
+   * import { createPageFragCache } from "@pagefrag/pagefrag";
+   * import { FragWriter } from "@pagefrag/pagefrag/io";
+   * import assert from "node:assert/strict";
+   *
+   * const w = new FragWriter(createPageFragCache());
+   * w.u32(1).u16(2);
+   * assert.equal(w.length, 6, "bytes so far");
+   * w.finish();
+   * ```
+   */
   get length(): number {
     return this.#done + this.#pos - this.#start;
   }
