@@ -42,8 +42,6 @@ export { PAGE_BUDGET_WORDS, PageBudget } from "./page_budget.ts";
 export type { BackendOptions, ResolvedBackendOptions } from "./options.ts";
 export { DEFAULT_VIEWS_PER_PAGE, ViewTable } from "./view_table.ts";
 
-// ---------------------------------------------------------- the backend
-
 /**
  * Default bytes of released pages kept for reuse: 32 pages of 32 KiB.
  *
@@ -72,10 +70,9 @@ export const DEFAULT_POOL_BYTES: number = 1 << 20;
  */
 export interface PagedBackendOptions extends BackendOptions {
   /**
-   * Bytes of released pages kept (per order, most recent first) to be handed
-   * out again before a new buffer is made; pages beyond it are dropped to
-   * the GC. Pooled pages are free: they count in no budget. Default
-   * {@linkcode DEFAULT_POOL_BYTES} (1 MiB), at most `maxBytes +
+   * Bytes of released pages kept (per order) for reuse before a new buffer
+   * is made; beyond it pages go to the GC. Pooled pages count in no budget.
+   * Default {@linkcode DEFAULT_POOL_BYTES} (1 MiB), at most `maxBytes +
    * reserveBytes`; 0 turns the pool off.
    */
   poolBytes?: number;
