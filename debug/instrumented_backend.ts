@@ -15,6 +15,7 @@ import { type Checker, formatSite, type Page } from "./checker.ts";
 import type { LeakDetector } from "./leaks.ts";
 import { checkerOf, type Sanitizer } from "./sanitizer.ts";
 import { SanitizerError } from "./sanitizer_error.ts";
+import { ForwardingBackend } from "./forwarding_backend.ts";
 
 /**
  * What {@linkcode InstrumentedBackend} adds: a sanitizer, a leak detector,
@@ -63,17 +64,11 @@ export interface Instrumentation {
  * if (cache.backend !== backend) throw new Error();
  * ```
  */
-export class InstrumentedBackend implements MemoryBackend {
-  /** The wrapped backend. */
-  readonly inner: MemoryBackend;
+export class InstrumentedBackend extends ForwardingBackend {
   /** The sanitizer, when on. */
   readonly sanitizer: Sanitizer | undefined;
   /** The leak detector, when on. */
   readonly leaks: LeakDetector | undefined;
-  /** Bytes in an order-0 page (the inner backend's). */
-  readonly pageSize: number;
-  /** Highest page order (the inner backend's). */
-  readonly maxOrder: number;
   readonly #st: Checker | undefined;
   readonly #arena: boolean;
   /** Page buffers (heap) -> the page's record, to name a stale view's fragment. */
@@ -93,11 +88,9 @@ export class InstrumentedBackend implements MemoryBackend {
    * ```
    */
   constructor(inner: MemoryBackend, parts: Instrumentation = {}) {
-    this.inner = inner;
+    super(inner);
     this.sanitizer = parts.sanitizer;
     this.leaks = parts.leaks;
-    this.pageSize = inner.pageSize;
-    this.maxOrder = inner.maxOrder;
     const st = parts.sanitizer === undefined
       ? undefined
       : checkerOf(parts.sanitizer);
@@ -148,60 +141,6 @@ export class InstrumentedBackend implements MemoryBackend {
       this.leaks?.forgetRange(page, page + bytes);
     }
     return page;
-  }
-
-  /**
-   * The inner backend's `pageOf`.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const backend = new InstrumentedBackend(new HeapBackend());
-   * const page = backend.allocPage(1, false);
-   * if (backend.pageOf(page + 5000) !== page) throw new Error();
-   * backend.free(page);
-   * ```
-   */
-  pageOf(addr: number): number {
-    return this.inner.pageOf(addr);
-  }
-
-  /**
-   * The inner backend's `pageBytes`.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const backend = new InstrumentedBackend(new HeapBackend());
-   * const page = backend.allocPage(2, false);
-   * if (backend.pageBytes(page) !== 16384) throw new Error();
-   * backend.free(page);
-   * ```
-   */
-  pageBytes(page: number): number {
-    return this.inner.pageBytes(page);
-  }
-
-  /**
-   * The inner backend's `isPfmemalloc`.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { InstrumentedBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const backend = new InstrumentedBackend(new HeapBackend({ maxBytes: 0, reserveBytes: 4096 }));
-   * const page = backend.allocPage(0, true);
-   * if (!backend.isPfmemalloc(page)) throw new Error();
-   * backend.free(page);
-   * ```
-   */
-  isPfmemalloc(addr: number): boolean {
-    return this.inner.isPfmemalloc(addr);
   }
 
   /**

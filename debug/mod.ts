@@ -50,3 +50,4 @@ export {
   snapshot,
   TracingBackend,
 } from "./snapshot.ts";
+export { ForwardingBackend } from "./forwarding_backend.ts";

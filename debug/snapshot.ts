@@ -18,6 +18,7 @@
  */
 import type { BackendStats, MemoryBackend } from "../core/backend.ts";
 import type { PageFragCache, PageFragStats } from "../core/cache.ts";
+import { ForwardingBackend } from "./forwarding_backend.ts";
 
 /**
  * A fragment's state in a {@linkcode PageSnapshot}: `live` (handed out, not
@@ -143,9 +144,7 @@ interface TracedPage {
  * ```
  */
 export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
-  implements MemoryBackend<B> {
-  /** The backend that does the work. */
-  readonly inner: MemoryBackend<B>;
+  extends ForwardingBackend<B> {
   readonly #pages = new Map<number, TracedPage>();
   /** Recent page events, oldest first (at most `eventLimit`): the demo's timeline. */
   readonly events: {
@@ -170,53 +169,7 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
    * ```
    */
   constructor(inner: MemoryBackend<B>) {
-    this.inner = inner;
-  }
-
-  /**
-   * Bytes in an order-0 page (the inner backend's).
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * if (t.pageSize !== t.inner.pageSize) throw new Error();
-   * ```
-   */
-  get pageSize(): number {
-    return this.inner.pageSize;
-  }
-  /**
-   * Highest page order (the inner backend's).
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * if (t.maxOrder !== t.inner.maxOrder) throw new Error();
-   * ```
-   */
-  get maxOrder(): number {
-    return this.inner.maxOrder;
-  }
-  /**
-   * The inner backend's release signal, if any.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * if (t.releaseSignal !== t.inner.releaseSignal) throw new Error();
-   * ```
-   */
-  get releaseSignal(): Int32Array | undefined {
-    return this.inner.releaseSignal;
+    super(inner);
   }
 
   #event(kind: "refill" | "recycle" | "release", page: number): void {
@@ -258,57 +211,6 @@ export class TracingBackend<B extends ArrayBufferLike = ArrayBufferLike>
       this.#event("refill", base);
     }
     return base;
-  }
-  /**
-   * Forwarded.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * const page = t.allocPage(0, false);
-   * if (t.pageOf(page + 10) !== page) throw new Error();
-   * t.free(page);
-   * ```
-   */
-  pageOf(addr: number): number {
-    return this.inner.pageOf(addr);
-  }
-  /**
-   * Forwarded.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * const page = t.allocPage(1, false);
-   * if (t.pageBytes(page) !== 8192) throw new Error();
-   * t.free(page);
-   * ```
-   */
-  pageBytes(page: number): number {
-    return this.inner.pageBytes(page);
-  }
-  /**
-   * Forwarded.
-   *
-   * @example
-   * ```ts
-   * import { HeapBackend } from "@pagefrag/pagefrag";
-   * import { TracingBackend } from "@pagefrag/pagefrag/debug";
-   *
-   * const t = new TracingBackend(new HeapBackend());
-   * const page = t.allocPage(0, false);
-   * if (t.isPfmemalloc(page)) throw new Error();
-   * t.free(page);
-   * ```
-   */
-  isPfmemalloc(addr: number): boolean {
-    return this.inner.isPfmemalloc(addr);
   }
   /**
    * Forwarded; a bulk add marks the page held, after a zero count a recycle.
