@@ -1,14 +1,12 @@
 /**
- * The page-allocator half of the arena backends ({@linkcode ArenaPages}):
- * the `MemoryBackend` methods over one contiguous arena, with a binary buddy
- * allocator whose metadata is in shared memory (`backends/arena_meta.ts`),
- * under one `SharedLock`. `backends/arena.ts` adds attachments and recovery
- * on top (`ArenaBackend`); the shared and wasm backends supply the memory.
+ * The page-allocator half of the arena backends ({@linkcode ArenaPages}): the
+ * `MemoryBackend` methods over one arena, a binary buddy allocator whose
+ * metadata is in shared memory (`arena_meta.ts`), under one `SharedLock`;
+ * `arena.ts` adds attachments and recovery, the backends supply the memory.
  *
- * **Addresses** are byte offsets in the arena, numbered in order-0 *slots*;
- * slot 0 is never handed out (no address is 0) and the arena stays below
- * 1 GiB (an address is a small integer, a V8 Smi, never boxed). A page of
- * order k is naturally aligned: its slot is a multiple of 2^k.
+ * **Addresses** are byte offsets in the arena in order-0 *slots*; slot 0 is
+ * never handed out (no address is 0), the arena stays below 1 GiB (addresses
+ * are small integers), and a page of order k starts at a multiple of 2^k.
  *
  * @module
  */
@@ -52,12 +50,9 @@ import {
   TRANSIT_MASK,
 } from "./arena_meta.ts";
 import { SharedLock } from "../core/lock.ts";
+import { ArenaViews } from "./arena_views.ts";
 
-/**
- * Every buffer object an arena made views of, mapped to the arena's metadata
- * (its identity). A map, not a property: a `WebAssembly.Memory`'s buffers
- * are frozen.
- */
+/** Buffers an arena made views of -> its metadata (a map: wasm buffers are frozen). */
 const arenaOf = new WeakMap<ArrayBufferLike, SharedArrayBuffer>();
 
 /**
@@ -176,6 +171,7 @@ export abstract class ArenaPages<B extends ArrayBufferLike = ArrayBufferLike>
   readonly #x: ArenaInternals;
   /** The buffer new views are made over (current as far as this worker knows). */
   #buffer: ArrayBufferLike;
+  readonly #views = new ArenaViews();
 
   /**
    * Wrap an arena whose metadata was made by a subclass (here or in another
@@ -663,15 +659,16 @@ export abstract class ArenaPages<B extends ArrayBufferLike = ArrayBufferLike>
           (head << this.#shift) +
             (this.pageSize << (this.#info[head] & ORDER_MASK))
       ) {
-        // The view table (recycled views, backends/view_table.ts) plugs in here.
-        let view: Uint8Array;
+        // A view made for these bytes before, over the current buffer.
+        let view = this.#views.get(addr, size, this.#buffer);
+        if (view !== undefined) return view as Uint8Array<B>;
         try {
           view = new Uint8Array(this.#buffer, addr, size);
         } catch {
-          view = this.#viewSlow(addr, size);
+          view = this.#viewSlow(addr, size); // may switch this.#buffer
         }
-        // #viewSlow switched this.#buffer to the view's buffer if it had to.
         if (STAMP_VIEWS) stampView(view, this.#buffer, addr); // for addressOf
+        this.#views.put(addr, view);
         return view as Uint8Array<B>;
       }
     }
@@ -792,6 +789,8 @@ export abstract class ArenaPages<B extends ArrayBufferLike = ArrayBufferLike>
         peakBytesInUse: c[PEAK],
         pinnedPages,
         pinnedBytes,
+        viewHits: this.#views.hits,
+        viewMisses: this.#views.misses,
       };
     } finally {
       this.#lock.exit();

@@ -30,6 +30,7 @@ export {
   type RecoveryReport,
 } from "./arena.ts";
 export { ArenaPages } from "./arena_pages.ts";
+export { ArenaViews } from "./arena_views.ts";
 export {
   checkLockTimeout,
   DEFAULT_LOCK_TIMEOUT_MS,
