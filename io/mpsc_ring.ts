@@ -30,18 +30,22 @@ import {
   timedOut,
   type WaitOptions,
 } from "./sleep.ts";
+import {
+  checkCapacity,
+  checkRingDescriptor,
+  CLOSED,
+  closedRing,
+  CONS_WAITING,
+  HEAD,
+  HEADER_WORDS,
+  POLL_MAX_MS,
+  PROD_WAITING,
+  SLEEP_SLICE_MS,
+  TAIL,
+} from "./ring_words.ts";
 
-// Int32 indices of the control words, 16 words (64 bytes) apart.
-const HEAD = 0; // positions claimed by producers
-const TAIL = 16; // positions taken by the consumer
-const CONS_WAITING = 32;
-const PROD_WAITING = 48; // producers asleep (a count)
-const CLOSED = 64;
-const HEADER_WORDS = 80;
 /** Words a slot takes: sequence, address, length, padding. */
 const SLOT_WORDS = 4;
-const SLEEP_SLICE_MS = 50;
-const POLL_MAX_MS = 50;
 const MAX_CAPACITY = 1 << 22;
 
 /**
@@ -118,11 +122,17 @@ export class MpscFragRing {
   constructor(capacity: number | MpscFragRingDescriptor = 1024) {
     let fresh = false;
     if (typeof capacity === "object" && capacity !== null) {
-      checkDescriptor(capacity);
+      checkRingDescriptor(
+        capacity,
+        "pagefrag.mpsc-ring",
+        "MpscFragRing",
+        MAX_CAPACITY,
+        MpscFragRing.bytesFor,
+      );
       this.#buffer = capacity.buffer;
       this.capacity = capacity.capacity;
     } else {
-      checkCapacity(capacity);
+      checkCapacity(capacity, MAX_CAPACITY);
       this.capacity = capacity;
       this.#buffer = new SharedArrayBuffer(MpscFragRing.bytesFor(capacity));
       fresh = true;
@@ -150,7 +160,7 @@ export class MpscFragRing {
    * ```
    */
   static bytesFor(capacity: number): number {
-    checkCapacity(capacity);
+    checkCapacity(capacity, MAX_CAPACITY);
     return (HEADER_WORDS + capacity * SLOT_WORDS) * 4;
   }
 
@@ -518,41 +528,4 @@ export class MpscFragRing {
 /** Int32 index of the sequence word of position `pos`'s slot. */
 function seqIndex(pos: number, mask: number): number {
   return HEADER_WORDS + (pos & mask) * SLOT_WORDS;
-}
-
-function closedRing(what: string): PageFragError {
-  return new PageFragError("ESTATE", `${what}(): the ring was closed`);
-}
-
-function checkCapacity(capacity: unknown): asserts capacity is number {
-  if (
-    typeof capacity !== "number" || !Number.isInteger(capacity) ||
-    capacity < 2 || capacity > MAX_CAPACITY ||
-    (capacity & (capacity - 1)) !== 0
-  ) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `ring capacity must be a power of two from 2 to ${MAX_CAPACITY}, got ${
-        show(capacity)
-      }`,
-    );
-  }
-}
-
-function checkDescriptor(d: MpscFragRingDescriptor): void {
-  if (
-    d.kind !== "pagefrag.mpsc-ring" || !(d.buffer instanceof SharedArrayBuffer)
-  ) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `attach(): want a descriptor from MpscFragRing.share(), got ${show(d)}`,
-    );
-  }
-  checkCapacity(d.capacity);
-  if (d.buffer.byteLength < MpscFragRing.bytesFor(d.capacity)) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `attach(): a buffer of ${d.buffer.byteLength} bytes cannot hold ${d.capacity} slots`,
-    );
-  }
 }

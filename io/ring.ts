@@ -31,20 +31,20 @@ import {
   timedOut,
   type WaitOptions,
 } from "./sleep.ts";
+import {
+  checkCapacity,
+  checkRingDescriptor,
+  CLOSED,
+  closedRing,
+  CONS_WAITING,
+  HEAD,
+  HEADER_WORDS,
+  POLL_MAX_MS,
+  PROD_WAITING,
+  SLEEP_SLICE_MS,
+  TAIL,
+} from "./ring_words.ts";
 
-// Int32 indices of the control words, 16 words (64 bytes) apart.
-const HEAD = 0;
-const TAIL = 16;
-const CONS_WAITING = 32;
-const PROD_WAITING = 48;
-const CLOSED = 64;
-/** Words before the slots: the control block. */
-const HEADER_WORDS = 80;
-
-/** Longest single sleep, in ms; the condition is re-checked after each. */
-const SLEEP_SLICE_MS = 50;
-/** Longest poll interval where `Atomics.waitAsync` is missing, in ms. */
-const POLL_MAX_MS = 50;
 /** Spin budget bounds of a blocking wait, in ms (see {@linkcode RingBackoff}). */
 const SPIN_MAX_MS = 0.1;
 const SPIN_MIN_MS = 0.02;
@@ -247,11 +247,17 @@ export class FragRing {
    */
   constructor(capacity: number | FragRingDescriptor = 1024) {
     if (typeof capacity === "object" && capacity !== null) {
-      checkDescriptor(capacity);
+      checkRingDescriptor(
+        capacity,
+        "pagefrag.ring",
+        "FragRing",
+        MAX_CAPACITY,
+        FragRing.bytesFor,
+      );
       this.#buffer = capacity.buffer;
       this.capacity = capacity.capacity;
     } else {
-      checkCapacity(capacity);
+      checkCapacity(capacity, MAX_CAPACITY);
       this.capacity = capacity;
       this.#buffer = new SharedArrayBuffer(FragRing.bytesFor(capacity));
     }
@@ -282,7 +288,7 @@ export class FragRing {
    * ```
    */
   static bytesFor(capacity: number): number {
-    checkCapacity(capacity);
+    checkCapacity(capacity, MAX_CAPACITY);
     return HEADER_WORDS * 4 + capacity * 8;
   }
 
@@ -753,10 +759,6 @@ export class FragRing {
 
 // ---------------------------------------------------------------- helpers
 
-function closedRing(what: string): PageFragError {
-  return new PageFragError("ESTATE", `${what}(): the ring was closed`);
-}
-
 function badPair(addr: unknown, length: unknown): PageFragError {
   return new PageFragError(
     "EINVAL_OPTION",
@@ -764,35 +766,4 @@ function badPair(addr: unknown, length: unknown): PageFragError {
       show(addr)
     } and length ${show(length)}`,
   );
-}
-
-function checkCapacity(capacity: unknown): asserts capacity is number {
-  if (
-    typeof capacity !== "number" || !Number.isInteger(capacity) ||
-    capacity < 2 || capacity > MAX_CAPACITY ||
-    (capacity & (capacity - 1)) !== 0
-  ) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `ring capacity must be a power of two from 2 to ${MAX_CAPACITY}, got ${
-        show(capacity)
-      }`,
-    );
-  }
-}
-
-function checkDescriptor(d: FragRingDescriptor): void {
-  if (d.kind !== "pagefrag.ring" || !(d.buffer instanceof SharedArrayBuffer)) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `attach(): want a descriptor from FragRing.share(), got ${show(d)}`,
-    );
-  }
-  checkCapacity(d.capacity);
-  if (d.buffer.byteLength < HEADER_WORDS * 4 + d.capacity * 8) {
-    throw new PageFragError(
-      "EINVAL_OPTION",
-      `attach(): a buffer of ${d.buffer.byteLength} bytes cannot hold ${d.capacity} slots`,
-    );
-  }
 }
